@@ -1,0 +1,1 @@
+export { composeComponents } from './compose.js';

@@ -1,0 +1,123 @@
+import { Command } from 'commander';
+import {
+  ConfigError,
+  createHostContext,
+  createKafka,
+  createLogger,
+  ControlPlane,
+  loadConfig,
+  startHost,
+  stopOnSignals,
+  type GatewayConfig,
+} from '@maniac-gateway/runtime';
+import { composeComponents } from './compose.js';
+
+/**
+ * `maniac-gateway`: run the gateway (all services on one port) and manage projects and API keys through the
+ * control topic.
+ */
+const program = new Command();
+program
+  .name('maniac-gateway')
+  .description('Self-hosted Maniac Inference Gateway')
+  .option('-c, --config <path>', 'config file (YAML or JSON); default $MANIAC_CONFIG');
+
+function config(): GatewayConfig {
+  return loadConfig({ path: program.opts<{ config?: string }>().config });
+}
+
+async function withControlPlane<T>(fn: (cp: ControlPlane) => Promise<T>): Promise<T> {
+  const cfg = config();
+  const logger = createLogger({ name: 'cli', level: process.env.LOG_LEVEL ?? 'warn' });
+  const kafka = createKafka({ brokers: cfg.kafka.brokers, clientId: `${cfg.kafka.client_id}-cli`, logger });
+  const cp = new ControlPlane(kafka, cfg.kafka.topics.control, logger);
+  await cp.start({ timeoutMs: 30_000 });
+  try {
+    return await fn(cp);
+  } finally {
+    await cp.stop();
+  }
+}
+
+function projectOrFail(cp: ControlPlane, nameOrId: string) {
+  const project = cp.project(nameOrId);
+  if (!project) throw new Error(`no project named ${nameOrId} (see: maniac-gateway projects list)`);
+  return project;
+}
+
+program
+  .command('start')
+  .description('run ingest-api, query-api and the writer in one process on one port')
+  .action(async () => {
+    const cfg = config();
+    const ctx = createHostContext(cfg, 'gateway');
+    const host = await startHost(ctx, composeComponents(ctx), { host: cfg.server.host, port: cfg.server.port });
+    stopOnSignals(host, ctx.logger, cfg.server.shutdown_grace_ms);
+  });
+
+const projects = program.command('projects').description('manage projects');
+projects
+  .command('create <name>')
+  .description('create a project')
+  .action(async (name: string) => {
+    await withControlPlane(async (cp) => {
+      const p = await cp.createProject(name);
+      console.log(JSON.stringify({ id: p.id, name: p.name }));
+    });
+  });
+projects
+  .command('list')
+  .description('list projects')
+  .action(async () => {
+    await withControlPlane(async (cp) => {
+      for (const p of cp.projects()) console.log(`${p.id}\t${p.name}${p.disabled ? '\t(disabled)' : ''}`);
+    });
+  });
+
+const keys = program.command('keys').description('manage API keys (only a SHA-256 of each key is stored)');
+keys
+  .command('create')
+  .description('create an API key; the key is printed once')
+  .requiredOption('-p, --project <name>', 'project name or id')
+  .option('-n, --name <name>', 'a label for the key')
+  .action(async (opts: { project: string; name?: string }) => {
+    await withControlPlane(async (cp) => {
+      const project = projectOrFail(cp, opts.project);
+      const { key, record } = await cp.createKey(project.id, opts.name ?? null);
+      console.error(`created ${record.id} for project ${project.name}; store this key now, it is not shown again:`);
+      console.log(key);
+    });
+  });
+keys
+  .command('list')
+  .description('list API keys (ids and prefixes, never the keys)')
+  .option('-p, --project <name>', 'only this project')
+  .action(async (opts: { project?: string }) => {
+    await withControlPlane(async (cp) => {
+      const projectId = opts.project ? projectOrFail(cp, opts.project).id : undefined;
+      for (const k of cp.keys(projectId)) {
+        const status = k.revoked_ms === null ? 'active' : `revoked ${new Date(k.revoked_ms).toISOString()}`;
+        console.log(`${k.id}\t${k.project_id}\t${k.prefix}…\t${k.name ?? ''}\t${status}`);
+      }
+    });
+  });
+keys
+  .command('revoke <keyId>')
+  .description('revoke an API key (effective on every running instance within seconds)')
+  .action(async (keyId: string) => {
+    await withControlPlane(async (cp) => {
+      const k = await cp.revokeKey(keyId);
+      console.log(`revoked ${k.id}`);
+    });
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(2);
+  }
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+}

@@ -1,0 +1,43 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ApiError, ErrorCodes } from './api-error.js';
+import type { AuthContext, ControlPlane } from './control-plane.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth: AuthContext | null;
+  }
+}
+
+const MESSAGES: Record<string, string> = {
+  missing: 'Missing API key: send Authorization: Bearer <key>',
+  malformed: 'Malformed Authorization header: expected Bearer <key>',
+  unknown: 'Invalid API key',
+  revoked: 'API key has been revoked',
+  project_disabled: 'Invalid API key',
+};
+
+/**
+ * Requires `Authorization: Bearer <key>` on every route of the encapsulated context it is installed in.
+ * Keys are resolved in memory (no I/O on the hot path); failures are 401 in the spec's envelope.
+ */
+export function installAuth(app: FastifyInstance, controlPlane: ControlPlane): void {
+  if (!app.hasRequestDecorator('auth')) app.decorateRequest('auth', null);
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    if (!controlPlane.isReady()) {
+      throw new ApiError(503, ErrorCodes.notReady, 'Gateway is starting: control plane not yet loaded');
+    }
+    const result = controlPlane.authenticate(request.headers.authorization);
+    if (!result.ok) {
+      throw new ApiError(401, ErrorCodes.unauthorized, MESSAGES[result.reason] ?? 'Unauthorized', {
+        reason: result.reason === 'project_disabled' ? 'unknown' : result.reason,
+      });
+    }
+    request.auth = result.auth;
+  });
+}
+
+/** The authenticated context of a request on an authenticated route. */
+export function requireAuth(request: FastifyRequest): AuthContext {
+  if (!request.auth) throw new ApiError(401, ErrorCodes.unauthorized, 'Unauthorized');
+  return request.auth;
+}

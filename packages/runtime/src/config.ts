@@ -1,0 +1,265 @@
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/**
+ * The gateway's configuration: one YAML/JSON file (path from `--config` or `MANIAC_CONFIG`) validated with zod,
+ * every problem reported at once, plus environment overrides. With no file at all, providers are discovered from
+ * the standard environment variables (OPENAI_API_KEY, GROQ_API_KEY, …). `config/example.yaml` documents it all.
+ */
+
+const SecretRef = z
+  .string()
+  .describe('A literal value, or `env:NAME` to read it from the environment at start-up');
+
+const Timeouts = z.strictObject({
+  connect_ms: z.number().int().positive().default(5_000),
+  first_byte_ms: z.number().int().positive().default(60_000),
+  idle_ms: z.number().int().positive().default(60_000),
+  total_ms: z.number().int().positive().default(600_000),
+});
+
+export const ProviderKinds = ['openai'] as const;
+
+const ProviderConfig = z.strictObject({
+  kind: z.enum(ProviderKinds).default('openai'),
+  base_url: z.url(),
+  api_key: SecretRef.optional(),
+  headers: z.record(z.string(), z.string()).default({}),
+  /** Forward `metadata` to this upstream (OpenAI accepts it only together with store; most others reject it). */
+  forward_metadata: z.boolean().default(false),
+  timeouts: Timeouts.prefault({}),
+  /** Known models, listed by /v1/models; any model is routable regardless. */
+  models: z.array(z.string()).default([]),
+});
+
+const ContainerConfig = z.strictObject({
+  label: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, ".", "_" and "-"; at most 128 characters'),
+  model: z.string().min(1),
+  fallback_models: z.array(z.string().min(1)).default([]),
+  system_prompt: z.string().nullable().default(null),
+  params: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const GatewayConfigSchema = z.strictObject({
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  server: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8080),
+      body_limit_mb: z.number().positive().max(1024).default(20),
+      shutdown_grace_ms: z.number().int().positive().default(15_000),
+    })
+    .prefault({}),
+  kafka: z
+    .strictObject({
+      brokers: z.array(z.string().min(1)).min(1).default(['127.0.0.1:9092']),
+      client_id: z.string().default('maniac-gateway'),
+      topics: z
+        .strictObject({
+          completions: z.string().default('maniac.completions'),
+          control: z.string().default('maniac.control'),
+          dead_letter: z.string().default('maniac.completions.dlq'),
+        })
+        .prefault({}),
+      completions_partitions: z.number().int().positive().default(6),
+      /** Events are batched for this long (or until `batch_max` events) before one produce call. */
+      linger_ms: z.number().int().min(0).max(1000).default(5),
+      batch_max: z.number().int().positive().default(500),
+      /** How long a produce may take before the batch is spooled instead. */
+      produce_timeout_ms: z.number().int().positive().default(5_000),
+    })
+    .prefault({}),
+  clickhouse: z
+    .strictObject({
+      url: z.url().default('http://127.0.0.1:8123'),
+      database: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+        .default('maniac'),
+      username: z.string().default('default'),
+      password: SecretRef.default(''),
+    })
+    .prefault({}),
+  spool: z
+    .strictObject({
+      dir: z.string().default('.data/spool'),
+      max_bytes: z
+        .number()
+        .int()
+        .positive()
+        .default(1024 * 1024 * 1024),
+    })
+    .prefault({}),
+  debug_log_bodies: z.boolean().default(false),
+  providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/), ProviderConfig).default({}),
+  containers: z.array(ContainerConfig).default([]),
+});
+
+export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
+export type ProviderConfig = z.infer<typeof ProviderConfig>;
+export type ContainerConfig = z.infer<typeof ContainerConfig>;
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(source: string, problems: string[]) {
+    super(`Invalid configuration (${source}):\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Well-known OpenAI-compatible providers, enabled from their standard environment variables. */
+export const KNOWN_PROVIDERS: Record<string, { baseUrl: string; keyEnv?: string; baseUrlEnvs?: string[] }> = {
+  openai: { baseUrl: 'https://api.openai.com/v1', keyEnv: 'OPENAI_API_KEY' },
+  groq: { baseUrl: 'https://api.groq.com/openai/v1', keyEnv: 'GROQ_API_KEY' },
+  together: { baseUrl: 'https://api.together.xyz/v1', keyEnv: 'TOGETHER_API_KEY' },
+  fireworks: { baseUrl: 'https://api.fireworks.ai/inference/v1', keyEnv: 'FIREWORKS_API_KEY' },
+  deepseek: { baseUrl: 'https://api.deepseek.com/v1', keyEnv: 'DEEPSEEK_API_KEY' },
+  mistral: { baseUrl: 'https://api.mistral.ai/v1', keyEnv: 'MISTRAL_API_KEY' },
+  openrouter: { baseUrl: 'https://openrouter.ai/api/v1', keyEnv: 'OPENROUTER_API_KEY' },
+  xai: { baseUrl: 'https://api.x.ai/v1', keyEnv: 'XAI_API_KEY' },
+  vllm: { baseUrl: 'http://127.0.0.1:8000/v1', keyEnv: 'VLLM_API_KEY', baseUrlEnvs: ['VLLM_BASE_URL'] },
+  ollama: { baseUrl: 'http://127.0.0.1:11434/v1', baseUrlEnvs: ['OLLAMA_BASE_URL'] },
+  lmstudio: { baseUrl: 'http://127.0.0.1:1234/v1', baseUrlEnvs: ['LMSTUDIO_BASE_URL', 'LM_STUDIO_BASE_URL'] },
+};
+
+type Env = Record<string, string | undefined>;
+
+function resolveSecret(value: string, env: Env, path: string, problems: string[]): string {
+  if (!value.startsWith('env:')) return value;
+  const name = value.slice(4);
+  const resolved = env[name];
+  if (resolved === undefined || resolved === '') {
+    problems.push(`${path}: environment variable ${name} is not set`);
+    return '';
+  }
+  return resolved;
+}
+
+function normaliseBaseUrl(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+/** Providers from the environment: every known provider whose key (or base URL, for local servers) is set. */
+function providersFromEnv(env: Env): Record<string, z.input<typeof ProviderConfig>> {
+  const found: Record<string, z.input<typeof ProviderConfig>> = {};
+  for (const [name, known] of Object.entries(KNOWN_PROVIDERS)) {
+    const key = known.keyEnv ? env[known.keyEnv] : undefined;
+    const baseUrlOverride = [`${name.toUpperCase()}_BASE_URL`, ...(known.baseUrlEnvs ?? [])]
+      .map((n) => env[n])
+      .find((v) => v !== undefined && v !== '');
+    // Hosted providers are enabled by their key; local servers (no key, or an optional one) by their base URL.
+    const enabled = known.baseUrlEnvs ? Boolean(baseUrlOverride) : Boolean(key);
+    if (!enabled) continue;
+    found[name] = {
+      kind: 'openai',
+      base_url: normaliseBaseUrl(baseUrlOverride ?? known.baseUrl),
+      ...(key ? { api_key: key } : {}),
+    };
+  }
+  return found;
+}
+
+function readConfigFile(path: string): unknown {
+  const text = readFileSync(path, 'utf8');
+  const ext = extname(path).toLowerCase();
+  if (ext === '.json') return JSON.parse(text) as unknown;
+  return parseYaml(text) as unknown;
+}
+
+function formatIssuePath(path: readonly PropertyKey[]): string {
+  return path.length === 0 ? '(root)' : path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.');
+}
+
+export interface LoadConfigOptions {
+  path?: string | undefined;
+  env?: Env;
+  /** Raw config object (tests); takes the place of the file. */
+  raw?: unknown;
+}
+
+/** Loads, validates and resolves the configuration. Throws ConfigError listing every problem at once. */
+export function loadConfig(options: LoadConfigOptions = {}): GatewayConfig {
+  const env = options.env ?? process.env;
+  const path = options.path ?? env.MANIAC_CONFIG;
+  const source = options.raw !== undefined ? 'inline' : (path ?? 'environment');
+  let raw: unknown = options.raw ?? {};
+  if (options.raw === undefined && path) {
+    try {
+      raw = readConfigFile(path) ?? {};
+    } catch (err) {
+      throw new ConfigError(source, [`cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`]);
+    }
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(source, ['(root): expected a mapping of options']);
+  }
+  const merged = applyEnvOverrides(raw as Record<string, unknown>, env);
+  const parsed = GatewayConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    throw new ConfigError(
+      source,
+      parsed.error.issues.map((i) => `${formatIssuePath(i.path)}: ${i.message}`),
+    );
+  }
+  const config = parsed.data;
+  const problems: string[] = [];
+  for (const [name, provider] of Object.entries(config.providers)) {
+    provider.base_url = normaliseBaseUrl(provider.base_url);
+    if (provider.api_key !== undefined) {
+      provider.api_key = resolveSecret(provider.api_key, env, `providers.${name}.api_key`, problems);
+    }
+  }
+  config.clickhouse.password = resolveSecret(config.clickhouse.password, env, 'clickhouse.password', problems);
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return config;
+}
+
+function applyEnvOverrides(raw: Record<string, unknown>, env: Env): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...raw };
+  const section = (name: string): Record<string, unknown> => {
+    const current = out[name];
+    const copy = typeof current === 'object' && current !== null ? { ...(current as object) } : {};
+    out[name] = copy;
+    return copy as Record<string, unknown>;
+  };
+  if (env.KAFKA_BROKERS) {
+    section('kafka').brokers = env.KAFKA_BROKERS.split(',')
+      .map((b) => b.trim())
+      .filter(Boolean);
+  }
+  if (env.MANIAC_TOPIC_PREFIX) {
+    const p = env.MANIAC_TOPIC_PREFIX;
+    section('kafka').topics = {
+      completions: `${p}completions`,
+      control: `${p}control`,
+      dead_letter: `${p}completions.dlq`,
+    };
+  }
+  if (env.CLICKHOUSE_URL) section('clickhouse').url = env.CLICKHOUSE_URL;
+  if (env.CLICKHOUSE_DATABASE) section('clickhouse').database = env.CLICKHOUSE_DATABASE;
+  if (env.CLICKHOUSE_USER) section('clickhouse').username = env.CLICKHOUSE_USER;
+  if (env.CLICKHOUSE_PASSWORD) section('clickhouse').password = env.CLICKHOUSE_PASSWORD;
+  if (env.PORT) section('server').port = Number(env.PORT);
+  if (env.HOST) section('server').host = env.HOST;
+  if (env.LOG_LEVEL) out.log_level = env.LOG_LEVEL;
+  if (env.MANIAC_SPOOL_DIR) section('spool').dir = env.MANIAC_SPOOL_DIR;
+  // Providers: the environment adds the well-known ones; a provider named in the file wins, but its base URL
+  // may still be overridden with <NAME>_BASE_URL, as the official SDKs allow.
+  const fileProviders =
+    typeof out.providers === 'object' && out.providers !== null
+      ? (out.providers as Record<string, Record<string, unknown>>)
+      : {};
+  const providers: Record<string, unknown> = { ...providersFromEnv(env) };
+  for (const [name, p] of Object.entries(fileProviders)) {
+    const override = env[`${name.toUpperCase().replaceAll('-', '_')}_BASE_URL`];
+    providers[name] =
+      override && typeof p === 'object' && p !== null ? { ...p, base_url: override } : (p as unknown);
+  }
+  out.providers = providers;
+  return out;
+}

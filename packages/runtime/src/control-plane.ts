@@ -1,0 +1,273 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import {
+  decodeControlEvent,
+  encodeControlEvent,
+  type ApiKeyRecord,
+  type ControlEvent,
+  type ProjectRecord,
+} from '@maniac-gateway/schemas';
+import { ensureTopics, headersToStrings, type Consumer, type Kafka, type Producer } from './kafka.js';
+import type { Logger } from './logger.js';
+
+export interface AuthContext {
+  projectId: string;
+  keyId: string;
+}
+
+export type AuthResult =
+  | { ok: true; auth: AuthContext }
+  | { ok: false; reason: 'missing' | 'malformed' | 'unknown' | 'revoked' | 'project_disabled' };
+
+export function hashApiKey(key: string): Buffer {
+  return createHash('sha256').update(key, 'utf8').digest();
+}
+
+/** `mgw_` + 43 url-safe characters (256 bits of randomness). */
+export function generateApiKey(): string {
+  return `mgw_${randomBytes(32).toString('base64url')}`;
+}
+
+/**
+ * Projects and API keys, materialised in memory from the compacted control topic. Every service instance runs
+ * one; it is ready once it has read the topic up to the high watermarks seen at start, and keeps consuming so a
+ * revoked key stops working everywhere within about a second.
+ */
+export class ControlPlane {
+  private readonly projectsById = new Map<string, ProjectRecord>();
+  private readonly keysByHash = new Map<string, ApiKeyRecord>();
+  private readonly keysById = new Map<string, ApiKeyRecord>();
+  private consumer: Consumer | null = null;
+  private producer: Producer | null = null;
+  private ready = false;
+  private lastError: string | null = null;
+  private readonly listeners = new Set<() => void>();
+  /** Events this instance published, resolved when it has read them back (read-your-writes). */
+  private readonly pending = new Map<string, () => void>();
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly topic: string,
+    private readonly logger: Logger,
+  ) {}
+
+  isReady(): boolean {
+    return this.ready;
+  }
+
+  /** For /readyz: null when caught up. */
+  readinessProblem(): string | null {
+    if (!this.ready) return this.lastError ?? 'control topic not yet caught up';
+    return null;
+  }
+
+  /** Connects and resolves once the topic has been read up to its current end (or rejects on timeout). */
+  async start(options: { timeoutMs?: number } = {}): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    let targets: Map<number, bigint>;
+    try {
+      await ensureTopics(admin, [{ topic: this.topic, numPartitions: 1, compacted: true }]);
+      const offsets = await admin.fetchTopicOffsets(this.topic);
+      targets = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+    } finally {
+      await admin.disconnect();
+    }
+    const consumed = new Map<number, bigint>();
+    const caughtUp = (): boolean => {
+      for (const [partition, high] of targets) {
+        if (high === 0n) continue;
+        if ((consumed.get(partition) ?? -1n) + 1n < high) return false;
+      }
+      return true;
+    };
+
+    // A fresh group id per instance: each instance reads the whole (compacted) topic and commits nothing.
+    this.consumer = this.kafka.consumer({
+      groupId: `maniac-control-${randomUUID()}`,
+      maxWaitTimeInMs: 250,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
+
+    let resolveReady!: () => void;
+    const readyPromise = new Promise<void>((resolve) => (resolveReady = resolve));
+    if (caughtUp()) {
+      this.ready = true;
+      resolveReady();
+    }
+    await this.consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message }) => {
+        consumed.set(partition, BigInt(message.offset));
+        if (message.value) {
+          try {
+            const event = decodeControlEvent(message.value, headersToStrings(message.headers));
+            this.apply(event);
+            this.pending.get(event.event_id)?.();
+          } catch (err) {
+            this.logger.error({ err, offset: message.offset }, 'undecodable control event skipped');
+          }
+        }
+        if (!this.ready && caughtUp()) {
+          this.ready = true;
+          this.logger.info(
+            { projects: this.projectsById.size, keys: this.keysById.size },
+            'control plane caught up',
+          );
+          resolveReady();
+        }
+      },
+    });
+    this.consumer.on(this.consumer.events.CRASH, (e) => {
+      this.lastError = `control consumer crashed: ${String(e.payload.error)}`;
+      this.logger.error({ err: e.payload.error }, 'control consumer crashed');
+    });
+    const timeoutMs = options.timeoutMs ?? 60_000;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      readyPromise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`control topic ${this.topic} not caught up in ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  private apply(event: ControlEvent): void {
+    const entity = event.entity;
+    if (entity.kind === 'project') {
+      const { kind: _kind, ...project } = entity;
+      this.projectsById.set(project.id, project);
+    } else {
+      const { kind: _kind, ...key } = entity;
+      const previous = this.keysById.get(key.id);
+      if (previous) this.keysByHash.delete(previous.sha256);
+      this.keysById.set(key.id, key);
+      this.keysByHash.set(key.sha256, key);
+    }
+    for (const listener of this.listeners) listener();
+  }
+
+  /** Called after every applied event (tests and CLI use it to wait for their own writes). */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  authenticate(authorization: string | undefined): AuthResult {
+    if (authorization === undefined || authorization === '') return { ok: false, reason: 'missing' };
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (!match?.[1]) return { ok: false, reason: 'malformed' };
+    const digest = hashApiKey(match[1]);
+    const record = this.keysByHash.get(digest.toString('hex'));
+    // The map lookup is by hash, so timing reveals nothing about the key; the final comparison is constant-time.
+    if (!record || !timingSafeEqual(Buffer.from(record.sha256, 'hex'), digest)) {
+      return { ok: false, reason: 'unknown' };
+    }
+    if (record.revoked_ms !== null) return { ok: false, reason: 'revoked' };
+    const project = this.projectsById.get(record.project_id);
+    if (!project || project.disabled) return { ok: false, reason: 'project_disabled' };
+    return { ok: true, auth: { projectId: record.project_id, keyId: record.id } };
+  }
+
+  projects(): ProjectRecord[] {
+    return [...this.projectsById.values()];
+  }
+
+  project(idOrName: string): ProjectRecord | undefined {
+    return this.projectsById.get(idOrName) ?? this.projects().find((p) => p.name === idOrName);
+  }
+
+  keys(projectId?: string): ApiKeyRecord[] {
+    const all = [...this.keysById.values()];
+    return projectId ? all.filter((k) => k.project_id === projectId) : all;
+  }
+
+  key(id: string): ApiKeyRecord | undefined {
+    return this.keysById.get(id);
+  }
+
+  private async getProducer(): Promise<Producer> {
+    if (!this.producer) {
+      this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await this.producer.connect();
+    }
+    return this.producer;
+  }
+
+  /** Publishes the entity's full state (upsert) and waits until this instance has applied it. */
+  async publish(entity: ControlEvent['entity']): Promise<void> {
+    const event: ControlEvent = { event_id: randomUUID(), occurred_ms: Date.now(), entity };
+    const { value, headers } = encodeControlEvent(event);
+    const applied = new Promise<void>((resolve) => this.pending.set(event.event_id, resolve));
+    const producer = await this.getProducer();
+    await producer.send({
+      topic: this.topic,
+      acks: -1,
+      messages: [{ key: `${entity.kind}:${entity.id}`, value, headers }],
+    });
+    if (this.consumer) {
+      await withTimeout(applied, 30_000, 'control event not applied in time').finally(() =>
+        this.pending.delete(event.event_id),
+      );
+    } else {
+      this.pending.delete(event.event_id);
+    }
+  }
+
+  async createProject(name: string): Promise<ProjectRecord> {
+    if (this.project(name)) throw new Error(`project ${name} already exists`);
+    const project: ProjectRecord = {
+      id: `proj_${randomBytes(8).toString('hex')}`,
+      name,
+      created_ms: Date.now(),
+      disabled: false,
+    };
+    await this.publish({ kind: 'project', ...project });
+    return project;
+  }
+
+  /** Returns the plaintext key once; only its SHA-256 is stored. */
+  async createKey(projectId: string, name: string | null = null): Promise<{ key: string; record: ApiKeyRecord }> {
+    const key = generateApiKey();
+    const record: ApiKeyRecord = {
+      id: `key_${randomBytes(8).toString('hex')}`,
+      project_id: projectId,
+      name,
+      sha256: hashApiKey(key).toString('hex'),
+      prefix: key.slice(0, 12),
+      created_ms: Date.now(),
+      revoked_ms: null,
+    };
+    await this.publish({ kind: 'api_key', ...record });
+    return { key, record };
+  }
+
+  async revokeKey(keyId: string): Promise<ApiKeyRecord> {
+    const record = this.keysById.get(keyId);
+    if (!record) throw new Error(`unknown key ${keyId}`);
+    const revoked = { ...record, revoked_ms: record.revoked_ms ?? Date.now() };
+    await this.publish({ kind: 'api_key', ...revoked });
+    return revoked;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled([this.consumer?.disconnect(), this.producer?.disconnect()]);
+    this.consumer = null;
+    this.producer = null;
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,160 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import { jsonInvalidDetail } from '@maniac-gateway/schemas';
+import { ApiError, ErrorCodes, errorEnvelope } from './api-error.js';
+import { ValidationFailure } from './validation-failure.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface HttpServerOptions {
+  logger: Logger;
+  bodyLimitBytes: number;
+  /** Maximum time to wait for a request's headers+body; protects against slowloris. */
+  requestTimeoutMs?: number;
+  metrics?: Metrics;
+}
+
+/**
+ * A Fastify instance with the gateway's HTTP conventions: request ids (`x-request-id` honoured or generated,
+ * echoed on every response), one error renderer for the spec's envelope and FastAPI's 422 body, a JSON
+ * parser whose failures are 422 `json_invalid`, and a JSON 404. Services register their app plugins on it.
+ */
+export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: options.bodyLimitBytes,
+    requestTimeout: options.requestTimeoutMs ?? 120_000,
+    // One access line per request is written by the onResponse hook below instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      if (typeof incoming === 'string' && REQUEST_ID_RE.test(incoming)) return incoming;
+      return `req_${randomUUID().replaceAll('-', '')}`;
+    },
+    return503OnClosing: true,
+    forceCloseConnections: false,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  installHttpConventions(app, options);
+  return app;
+}
+
+function parseJsonBody(body: string): unknown {
+  if (body.length === 0) {
+    throw new ValidationFailure([{ loc: ['body'], msg: 'Field required', type: 'missing' }]);
+  }
+  try {
+    return JSON.parse(body) as unknown;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const match = /position (\d+)/.exec(message);
+    throw new ValidationFailure(jsonInvalidDetail(match ? Number(match[1]) : 0, message));
+  }
+}
+
+function installHttpConventions(app: FastifyInstance, options: HttpServerOptions): void {
+  app.removeAllContentTypeParsers();
+  // Every body is parsed as JSON whatever its declared type: clients that forget the header get a useful 422
+  // rather than a 415.
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  const metrics = options.metrics;
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    if (metrics) {
+      metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+      metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    }
+    if (route.startsWith('/healthz') || route.startsWith('/readyz') || route.startsWith('/metrics')) return;
+    request.log.info(
+      { method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+      'request',
+    );
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    return reply
+      .code(404)
+      .send(
+        errorEnvelope(ErrorCodes.notFound, `No route for ${request.method} ${request.url.split('?')[0]}`, {
+          request_id: request.id,
+        }),
+      );
+  });
+
+  app.setErrorHandler(async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    if (reply.sent || reply.raw.headersSent) return;
+    const rendered = renderError(error, request);
+    if (rendered.status >= 500) {
+      request.log.error({ err: error }, 'request failed');
+    }
+    for (const [name, value] of Object.entries(rendered.headers)) reply.header(name, value);
+    return reply.code(rendered.status).send(rendered.body);
+  });
+}
+
+export interface RenderedError {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/** Maps anything thrown inside a request to a status and body. Never leaks internals for 5xx. */
+export function renderError(error: unknown, request: FastifyRequest): RenderedError {
+  const requestId = request.id;
+  if (error instanceof ValidationFailure) {
+    return { status: 422, headers: {}, body: { detail: error.detail } };
+  }
+  if (error instanceof ApiError) {
+    return {
+      status: error.status,
+      headers: error.headers,
+      body: errorEnvelope(error.code, error.message, { ...(error.details ?? {}), request_id: requestId }),
+    };
+  }
+  const fastifyCode = (error as { code?: unknown }).code;
+  const statusCode = (error as { statusCode?: unknown }).statusCode;
+  if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return {
+      status: 413,
+      headers: {},
+      body: errorEnvelope(ErrorCodes.payloadTooLarge, 'Request body exceeds the configured limit', {
+        request_id: requestId,
+      }),
+    };
+  }
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+    const message = error instanceof Error ? error.message : 'Bad request';
+    return {
+      status: statusCode,
+      headers: {},
+      body: errorEnvelope(ErrorCodes.invalidRequest, message, {
+        request_id: requestId,
+        ...(typeof fastifyCode === 'string' ? { reason: fastifyCode } : {}),
+      }),
+    };
+  }
+  return {
+    status: 500,
+    headers: {},
+    body: errorEnvelope(ErrorCodes.internal, 'Internal server error', { request_id: requestId }),
+  };
+}

@@ -1,0 +1,113 @@
+import {
+  Kafka,
+  logLevel as KafkaLogLevel,
+  type Admin,
+  type ITopicConfig,
+  type LogEntry,
+  type logCreator,
+} from 'kafkajs';
+import type { Logger } from './logger.js';
+
+/**
+ * The single place that knows kafkajs. Services use the small surface below so the client can be swapped for
+ * a maintained KafkaJS-compatible one (@confluentinc/kafka-javascript) if a broker version breaks kafkajs.
+ */
+export type { Kafka, Producer, Consumer, Admin, EachBatchPayload, Message, IHeaders } from 'kafkajs';
+export { CompressionTypes } from 'kafkajs';
+
+export interface KafkaOptions {
+  brokers: string[];
+  clientId: string;
+  logger: Logger;
+  /** Connection timeout per broker; short so an outage is detected quickly. */
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+function pinoLogCreator(logger: Logger): logCreator {
+  return () => (entry: LogEntry) => {
+    const { message, ...rest } = entry.log;
+    const fields = { kafka: entry.namespace, ...rest };
+    switch (entry.level) {
+      case KafkaLogLevel.ERROR:
+        // kafkajs reports every failed reconnect as an error; the outage itself is surfaced by /readyz and
+        // metrics, so these are warnings here.
+        logger.warn(fields, message);
+        break;
+      case KafkaLogLevel.WARN:
+        logger.warn(fields, message);
+        break;
+      case KafkaLogLevel.INFO:
+        logger.debug(fields, message);
+        break;
+      default:
+        logger.trace(fields, message);
+    }
+  };
+}
+
+export function createKafka(options: KafkaOptions): Kafka {
+  process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    connectionTimeout: options.connectionTimeoutMs ?? 3_000,
+    requestTimeout: options.requestTimeoutMs ?? 10_000,
+    logLevel: KafkaLogLevel.INFO,
+    logCreator: pinoLogCreator(options.logger.child({ component: 'kafka' })),
+    retry: { initialRetryTime: 200, retries: 5, maxRetryTime: 5_000 },
+  });
+}
+
+export interface TopicSpec {
+  topic: string;
+  numPartitions: number;
+  compacted?: boolean;
+  retentionMs?: number;
+}
+
+/** Creates missing topics (no-op for existing ones). Safe to call from several instances at once. */
+export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const missing: ITopicConfig[] = specs
+    .filter((s) => !existing.has(s.topic))
+    .map((s) => ({
+      topic: s.topic,
+      numPartitions: s.numPartitions,
+      replicationFactor: -1,
+      configEntries: [
+        ...(s.compacted
+          ? [
+              { name: 'cleanup.policy', value: 'compact' },
+              { name: 'min.cleanable.dirty.ratio', value: '0.1' },
+            ]
+          : []),
+        ...(s.retentionMs !== undefined ? [{ name: 'retention.ms', value: String(s.retentionMs) }] : []),
+      ],
+    }));
+  if (missing.length === 0) return;
+  try {
+    await admin.createTopics({ topics: missing, waitForLeaders: true });
+  } catch (err) {
+    // Another instance may have created it between list and create.
+    const type = (err as { type?: string }).type;
+    const nested = (err as { errors?: { type?: string }[] }).errors ?? [];
+    const alreadyExists =
+      type === 'TOPIC_ALREADY_EXISTS' || nested.every((e) => e.type === 'TOPIC_ALREADY_EXISTS');
+    if (!alreadyExists) throw err;
+  }
+}
+
+/** Kafka headers as kafkajs delivers them → plain strings. */
+export function headersToStrings(
+  headers: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first !== undefined) out[k] = first.toString();
+  }
+  return out;
+}

@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createHostContext,
+  headersToStrings,
+  loadConfig,
+  startHost,
+  type GatewayConfig,
+  type HostContext,
+  type HostedComponent,
+  type RunningHost,
+} from '@maniac-gateway/runtime';
+import { decodeCompletionEvent, type CompletionEvent } from '@maniac-gateway/schemas';
+import { Kafka, logLevel } from 'kafkajs';
+
+/** Polls `fn` until it returns a non-undefined value, or fails after the deadline. Never a fixed sleep. */
+export async function pollUntil<T>(
+  fn: () => T | undefined | Promise<T | undefined>,
+  options: { timeoutMs?: number; intervalMs?: number; message?: string } = {},
+): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${options.message ?? 'condition not met'} within ${options.timeoutMs ?? 30_000} ms` +
+          (lastError ? `: ${String(lastError)}` : ''),
+      );
+    }
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 50));
+  }
+}
+
+export function testEnv(): { brokers: string; clickhouseUrl: string } {
+  return {
+    brokers: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
+    clickhouseUrl: process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123',
+  };
+}
+
+/** A unique suffix for topics, databases and spool dirs, so suites never collide. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+}
+
+export interface TestConfigOptions {
+  providers?: Record<string, { base_url: string; api_key?: string; [k: string]: unknown }>;
+  containers?: unknown[];
+  /** Deep-merged over the generated config. */
+  extra?: Record<string, unknown>;
+  topicPrefix?: string;
+  database?: string;
+}
+
+/** A config with unique topics, a unique ClickHouse database and a private spool directory. */
+export function testConfig(options: TestConfigOptions = {}): GatewayConfig {
+  const { brokers, clickhouseUrl } = testEnv();
+  const prefix = options.topicPrefix ?? `${uniqueName('t')}.`;
+  const raw: Record<string, unknown> = {
+    log_level: process.env.TEST_LOG_LEVEL ?? 'silent',
+    server: { host: '127.0.0.1', port: 0 },
+    kafka: {
+      brokers: brokers.split(','),
+      topics: { completions: `${prefix}completions`, control: `${prefix}control`, dead_letter: `${prefix}dlq` },
+      completions_partitions: 3,
+      linger_ms: 2,
+    },
+    clickhouse: { url: clickhouseUrl, database: options.database ?? uniqueName('test') },
+    spool: { dir: mkdtempSync(join(tmpdir(), 'maniac-spool-')) },
+    providers: options.providers ?? {},
+    containers: options.containers ?? [],
+    ...options.extra,
+  };
+  // An empty env: tests never pick up the developer's real provider keys.
+  return loadConfig({ raw, env: {} });
+}
+
+export interface TestHost {
+  ctx: HostContext;
+  host: RunningHost;
+  url: string;
+  config: GatewayConfig;
+  /** A project and a key on it, created through the control topic. */
+  projectId: string;
+  apiKey: string;
+  newProjectKey(name?: string): Promise<{ projectId: string; apiKey: string; keyId: string }>;
+  stop(): Promise<void>;
+}
+
+export async function startTestHost(
+  config: GatewayConfig,
+  components: (ctx: HostContext) => HostedComponent[],
+): Promise<TestHost> {
+  const ctx = createHostContext(config, 'test');
+  const host = await startHost(ctx, components(ctx), { host: '127.0.0.1', port: 0 });
+  const newProjectKey = async (name = uniqueName('project')) => {
+    const project = await ctx.controlPlane.createProject(name);
+    const { key, record } = await ctx.controlPlane.createKey(project.id, 'test');
+    return { projectId: project.id, apiKey: key, keyId: record.id };
+  };
+  const first = await newProjectKey();
+  return {
+    ctx,
+    host,
+    url: host.url,
+    config,
+    projectId: first.projectId,
+    apiKey: first.apiKey,
+    newProjectKey,
+    stop: () => host.stop(),
+  };
+}
+
+/** Reads a completions topic from the beginning into memory, for asserting on produced events. */
+export class EventCollector {
+  readonly events: CompletionEvent[] = [];
+  private readonly kafka: Kafka;
+  private consumer: ReturnType<Kafka['consumer']> | null = null;
+
+  constructor(private readonly topic: string) {
+    this.kafka = new Kafka({ brokers: testEnv().brokers.split(','), clientId: 'test-collector', logLevel: logLevel.NOTHING });
+  }
+
+  async start(): Promise<void> {
+    this.consumer = this.kafka.consumer({ groupId: uniqueName('collector'), maxWaitTimeInMs: 100 });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    await this.consumer.run({
+      eachMessage: async ({ message }) => {
+        if (message.value) this.events.push(decodeCompletionEvent(message.value, headersToStrings(message.headers)));
+      },
+    });
+  }
+
+  byCompletionId(id: string): CompletionEvent[] {
+    return this.events.filter((e) => e.completion_id === id);
+  }
+
+  /** Waits until an event matches, returning it. */
+  waitFor(predicate: (e: CompletionEvent) => boolean, timeoutMs = 30_000): Promise<CompletionEvent> {
+    return pollUntil(() => this.events.find(predicate), { timeoutMs, message: 'event not produced' });
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+  }
+}

@@ -1,0 +1,2 @@
+export * from './mock-upstream.js';
+export * from './fixtures.js';

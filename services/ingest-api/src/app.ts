@@ -1,0 +1,98 @@
+import type { FastifyInstance } from 'fastify';
+import {
+  ensureTopics,
+  installAuth,
+  type ControlPlane,
+  type GatewayConfig,
+  type HostedComponent,
+  type Kafka,
+  type Logger,
+  type Metrics,
+  type ReadinessCheck,
+} from '@maniac-gateway/runtime';
+import { CompletionService } from './completion/service.js';
+import { EventPublisher } from './events/publisher.js';
+import { Spool } from './events/spool.js';
+import { createIngestMetrics } from './metrics.js';
+import { PriceBook } from './pricing/price-book.js';
+import { UpstreamClient } from './providers/upstream.js';
+import { registerChatRoutes } from './routes/chat.js';
+import type { RoutingTable } from './routing.js';
+
+export interface IngestDeps {
+  config: GatewayConfig;
+  kafka: Kafka;
+  controlPlane: ControlPlane;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * ingest-api: POST /chat/completions (and, later, register). `plugin` is registered by a host under `/v1` and
+ * `/api/v1`; `start`/`stop` own the event publisher (Kafka producer + spool) and upstream pools.
+ */
+export class IngestApi implements HostedComponent {
+  readonly name = 'ingest-api';
+  readonly publisher: EventPublisher;
+  readonly upstream: UpstreamClient;
+  readonly service: CompletionService;
+  readonly prices: PriceBook;
+
+  constructor(private readonly deps: IngestDeps) {
+    const { config, logger } = deps;
+    const metrics = createIngestMetrics(deps.metrics);
+    this.upstream = new UpstreamClient(config.providers);
+    this.publisher = new EventPublisher({
+      topic: config.kafka.topics.completions,
+      lingerMs: config.kafka.linger_ms,
+      batchMax: config.kafka.batch_max,
+      spool: new Spool(config.spool.dir, config.spool.max_bytes),
+      kafka: deps.kafka,
+      logger: logger.child({ component: 'event-publisher' }),
+      metrics,
+    });
+    this.prices = PriceBook.builtin();
+    const containers = new Map(config.containers.map((c) => [c.label, c]));
+    const routing: RoutingTable = {
+      hasProvider: (name) => this.upstream.has(name),
+      container: (label) => containers.get(label),
+    };
+    this.service = new CompletionService({
+      upstream: this.upstream,
+      routing: () => routing,
+      events: this.publisher,
+      prices: this.prices,
+      logger,
+      metrics,
+    });
+  }
+
+  readonly plugin = async (app: FastifyInstance): Promise<void> => {
+    installAuth(app, this.deps.controlPlane);
+    registerChatRoutes(app, this.service);
+  };
+
+  async start(): Promise<void> {
+    const admin = this.deps.kafka.admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, [
+        { topic: this.deps.config.kafka.topics.completions, numPartitions: this.deps.config.kafka.completions_partitions },
+        { topic: this.deps.config.kafka.topics.dead_letter, numPartitions: 1 },
+      ]);
+    } finally {
+      await admin.disconnect();
+    }
+    await this.publisher.start();
+    this.deps.logger.info({ providers: Object.keys(this.deps.config.providers) }, 'ingest-api ready');
+  }
+
+  checks(): ReadinessCheck[] {
+    return [{ name: 'event_publisher', critical: false, check: () => this.publisher.problem() }];
+  }
+
+  async stop(): Promise<void> {
+    await this.publisher.stop();
+    await this.upstream.close();
+  }
+}

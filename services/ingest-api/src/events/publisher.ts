@@ -1,0 +1,220 @@
+import { encodeCompletionEvent, type CompletionEvent } from '@maniac-gateway/schemas';
+import { CompressionTypes, type Kafka, type Logger, type Producer } from '@maniac-gateway/runtime';
+import type { IngestMetrics } from '../metrics.js';
+import type { EventSink } from '../completion/service.js';
+import { Spool, type SpooledMessage } from './spool.js';
+
+export interface PublisherOptions {
+  topic: string;
+  lingerMs: number;
+  batchMax: number;
+  spool: Spool;
+  kafka: Kafka;
+  logger: Logger;
+  metrics: IngestMetrics;
+}
+
+/**
+ * Completion events → Kafka, off the request path. `emit` only encodes and enqueues; one worker loop sends
+ * batches (by count or after `lingerMs`) with an idempotent producer (acks from all in-sync replicas, gzip).
+ * When a send fails the batch goes to the durable spool and so does everything after it, until the spool has
+ * been replayed in order — so the topic receives events in the order they were emitted.
+ */
+export class EventPublisher implements EventSink {
+  private queue: SpooledMessage[] = [];
+  private producer: Producer | null = null;
+  private wake: (() => void) | null = null;
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private loop: Promise<void> | null = null;
+  private stopping = false;
+  private kafkaOk = true;
+  private lastError: string | null = null;
+  private nextReplayAt = 0;
+  private replayBackoffMs = 250;
+  private idleResolvers: (() => void)[] = [];
+
+  constructor(private readonly options: PublisherOptions) {}
+
+  async start(): Promise<void> {
+    await this.options.spool.open();
+    this.options.metrics.spoolBytes.set(this.options.spool.bytes());
+    if (!this.options.spool.isEmpty()) {
+      this.options.logger.warn({ bytes: this.options.spool.bytes() }, 'spooled events found: replaying');
+    }
+    this.loop = this.run();
+  }
+
+  /** Non-blocking: encodes and enqueues. */
+  emit(event: CompletionEvent): void {
+    const { value, headers } = encodeCompletionEvent(event);
+    this.queue.push({ key: event.completion_id, value, headers });
+    if (this.queue.length >= this.options.batchMax) this.signal();
+    else if (!this.lingerTimer) this.lingerTimer = setTimeout(() => this.signal(), this.options.lingerMs);
+  }
+
+  /** For /readyz (non-critical: inference continues while events are spooled). */
+  problem(): string | null {
+    if (this.kafkaOk && this.options.spool.isEmpty()) return null;
+    return `kafka unavailable, ${this.options.spool.bytes()} bytes spooled${this.lastError ? `: ${this.lastError}` : ''}`;
+  }
+
+  pending(): number {
+    return this.queue.length;
+  }
+
+  /** Resolves when everything emitted so far has been sent or spooled (tests, shutdown). */
+  async drain(): Promise<void> {
+    if (this.queue.length === 0 && !this.busy) return;
+    await new Promise<void>((resolve) => {
+      this.idleResolvers.push(resolve);
+      this.signal();
+    });
+  }
+
+  private busy = false;
+
+  private signal(): void {
+    if (this.lingerTimer) {
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = null;
+    }
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private async connectedProducer(): Promise<Producer> {
+    if (this.producer) return this.producer;
+    const producer = this.options.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
+    });
+    await producer.connect();
+    this.producer = producer;
+    return producer;
+  }
+
+  private async send(batch: SpooledMessage[]): Promise<void> {
+    const end = this.options.metrics.produceDuration.startTimer();
+    try {
+      const producer = await this.connectedProducer();
+      await producer.send({
+        topic: this.options.topic,
+        acks: -1,
+        compression: CompressionTypes.GZIP,
+        messages: batch.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+      });
+      end();
+      this.kafkaOk = true;
+      this.lastError = null;
+      this.options.metrics.kafkaUp.set(1);
+    } catch (err) {
+      this.kafkaOk = false;
+      this.lastError = err instanceof Error ? err.message : String(err);
+      this.options.metrics.kafkaUp.set(0);
+      // A fresh producer (new producer id) after a failure avoids stale idempotence sequence state.
+      const stale = this.producer;
+      this.producer = null;
+      void stale?.disconnect().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async spoolBatch(batch: SpooledMessage[]): Promise<void> {
+    const ok = await this.options.spool.append(batch);
+    if (ok) {
+      this.options.metrics.eventsSpooled.inc(batch.length);
+    } else {
+      this.options.metrics.eventsDropped.inc({ reason: 'spool_full' }, batch.length);
+      this.options.logger.error(
+        { events: batch.length, spool_bytes: this.options.spool.bytes(), max_bytes: this.options.spool.maxBytes },
+        'spool full: completion events dropped (raise spool.max_bytes or restore Kafka)',
+      );
+    }
+    this.options.metrics.spoolBytes.set(this.options.spool.bytes());
+  }
+
+  private async step(): Promise<void> {
+    const batch = this.queue.splice(0, this.options.batchMax);
+    const spool = this.options.spool;
+    if (spool.isEmpty() && batch.length > 0) {
+      try {
+        await this.send(batch);
+        this.options.metrics.eventsProduced.inc(batch.length);
+        return;
+      } catch (err) {
+        this.options.logger.warn({ err, events: batch.length }, 'produce failed: spooling events');
+        this.nextReplayAt = Date.now() + this.replayBackoffMs;
+        await this.spoolBatch(batch);
+        return;
+      }
+    }
+    if (batch.length > 0) await this.spoolBatch(batch);
+    if (spool.isEmpty() || Date.now() < this.nextReplayAt) return;
+    try {
+      const replayed = await spool.replay((b) => this.send(b), this.options.batchMax);
+      this.options.metrics.eventsReplayed.inc(replayed);
+      this.options.metrics.eventsProduced.inc(replayed);
+      this.options.metrics.spoolBytes.set(spool.bytes());
+      this.replayBackoffMs = 250;
+      if (replayed > 0) this.options.logger.info({ events: replayed }, 'spool replayed into Kafka');
+    } catch (err) {
+      this.options.metrics.spoolBytes.set(spool.bytes());
+      this.replayBackoffMs = Math.min(this.replayBackoffMs * 2, 5_000);
+      this.nextReplayAt = Date.now() + this.replayBackoffMs;
+      this.options.logger.debug({ err }, 'spool replay failed; will retry');
+    }
+  }
+
+  private async run(): Promise<void> {
+    for (;;) {
+      if (this.queue.length === 0 && (this.options.spool.isEmpty() || this.stopping)) {
+        for (const resolve of this.idleResolvers.splice(0)) resolve();
+        if (this.stopping) return;
+        await this.sleep(60_000);
+        continue;
+      }
+      this.busy = true;
+      try {
+        await this.step();
+      } catch (err) {
+        this.options.logger.error({ err }, 'event publisher step failed');
+      } finally {
+        this.busy = false;
+      }
+      if (this.queue.length === 0 && !this.options.spool.isEmpty() && !this.stopping) {
+        await this.sleep(Math.max(10, this.nextReplayAt - Date.now()));
+      }
+      if (this.queue.length === 0 && this.options.spool.isEmpty()) {
+        for (const resolve of this.idleResolvers.splice(0)) resolve();
+      }
+    }
+  }
+
+  /** Sends or spools everything still queued, then disconnects. Spooled events are replayed at next start. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.signal();
+    await this.loop;
+    // One last try to send what is queued; anything that fails is spooled by step().
+    while (this.queue.length > 0) await this.step();
+    await this.options.spool.close();
+    await this.producer?.disconnect().catch(() => undefined);
+    this.producer = null;
+  }
+}

@@ -1,0 +1,139 @@
+import { mkdir, open, readdir, readFile, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** One Kafka message as kept on disk. */
+export interface SpooledMessage {
+  key: string;
+  value: Buffer;
+  headers: Record<string, string>;
+}
+
+const SEGMENT_RE = /^(\d{12})\.spool$/;
+const SEGMENT_MAX_BYTES = 64 * 1024 * 1024;
+
+function segmentName(n: number): string {
+  return `${String(n).padStart(12, '0')}.spool`;
+}
+
+/**
+ * A durable, ordered, append-only spool of Kafka messages for when Kafka is unreachable. Segments of JSON lines
+ * (fsynced per append); replay sends them in order and records its progress in a sidecar file after every
+ * acknowledged batch, so a crash during replay re-sends at most one batch (the writer's idempotence absorbs it).
+ * A torn last line (crash mid-append) is skipped.
+ */
+export class Spool {
+  private segments: number[] = [];
+  private handle: FileHandle | null = null;
+  private handleSegment = -1;
+  private handleBytes = 0;
+  private totalBytes = 0;
+  private opened = false;
+
+  constructor(
+    readonly dir: string,
+    readonly maxBytes: number,
+  ) {}
+
+  async open(): Promise<void> {
+    if (this.opened) return;
+    await mkdir(this.dir, { recursive: true });
+    const names = await readdir(this.dir);
+    this.segments = names
+      .map((n) => SEGMENT_RE.exec(n)?.[1])
+      .filter((n): n is string => n !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    this.totalBytes = 0;
+    for (const s of this.segments) this.totalBytes += (await stat(join(this.dir, segmentName(s)))).size;
+    this.opened = true;
+  }
+
+  isEmpty(): boolean {
+    return this.segments.length === 0;
+  }
+
+  bytes(): number {
+    return this.totalBytes;
+  }
+
+  /** False when the spool is full (nothing written). */
+  async append(messages: SpooledMessage[]): Promise<boolean> {
+    if (messages.length === 0) return true;
+    const text = messages
+      .map((m) => JSON.stringify({ k: m.key, v: m.value.toString('base64'), h: m.headers }))
+      .join('\n')
+      .concat('\n');
+    const size = Buffer.byteLength(text);
+    if (this.totalBytes + size > this.maxBytes) return false;
+    if (!this.handle || this.handleBytes + size > SEGMENT_MAX_BYTES) await this.rotate();
+    const handle = this.handle as FileHandle;
+    await handle.appendFile(text);
+    await handle.datasync();
+    this.handleBytes += size;
+    this.totalBytes += size;
+    return true;
+  }
+
+  private async rotate(): Promise<void> {
+    if (this.handle) await this.handle.close();
+    const next = (this.segments.at(-1) ?? 0) + 1;
+    this.handle = await open(join(this.dir, segmentName(next)), 'a');
+    this.handleSegment = next;
+    this.handleBytes = 0;
+    this.segments.push(next);
+  }
+
+  /**
+   * Sends everything spooled, oldest first, in batches. Stops at the first failed send (rethrows), keeping
+   * what was not acknowledged. Returns the number of messages sent.
+   */
+  async replay(send: (batch: SpooledMessage[]) => Promise<void>, batchSize = 500): Promise<number> {
+    let sent = 0;
+    while (this.segments.length > 0) {
+      const segment = this.segments[0] as number;
+      const path = join(this.dir, segmentName(segment));
+      const progressPath = `${path}.done`;
+      if (segment === this.handleSegment && this.handle) {
+        // Stop appending to the segment being replayed; later appends go to a new one.
+        await this.handle.close();
+        this.handle = null;
+        this.handleSegment = -1;
+      }
+      const content = await readFile(path, 'utf8');
+      const messages: SpooledMessage[] = [];
+      for (const line of content.split('\n')) {
+        if (!line) continue;
+        try {
+          const parsed = JSON.parse(line) as { k: string; v: string; h: Record<string, string> };
+          messages.push({ key: parsed.k, value: Buffer.from(parsed.v, 'base64'), headers: parsed.h });
+        } catch {
+          // torn write at the tail of a segment (crash mid-append): it was never acknowledged to anyone
+        }
+      }
+      // Progress = how many of this segment's messages Kafka has acknowledged.
+      let done = 0;
+      try {
+        done = Number((await readFile(progressPath, 'utf8')).trim()) || 0;
+      } catch {
+        done = 0;
+      }
+      for (let i = done; i < messages.length; i += batchSize) {
+        const batch = messages.slice(i, i + batchSize);
+        await send(batch);
+        sent += batch.length;
+        await writeFile(progressPath, String(i + batch.length));
+      }
+      await rm(progressPath, { force: true });
+      await rm(path, { force: true });
+      this.segments.shift();
+      this.totalBytes = Math.max(0, this.totalBytes - Buffer.byteLength(content));
+    }
+    return sent;
+  }
+
+  async close(): Promise<void> {
+    if (this.handle) await this.handle.close();
+    this.handle = null;
+    this.handleSegment = -1;
+  }
+}

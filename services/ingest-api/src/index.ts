@@ -1,0 +1,4 @@
+export { IngestApi, type IngestDeps } from './app.js';
+export { CompletionService } from './completion/service.js';
+export { parseSlug, planRoute, canonicalSlug } from './routing.js';
+export { PriceBook } from './pricing/price-book.js';

@@ -1,0 +1,272 @@
+import type { ChatReq, ChatRes } from '@maniac-gateway/schemas';
+import { MANIAC_ONLY_CHAT_REQ_KEYS } from '@maniac-gateway/schemas';
+import type { ContainerConfig, ProviderConfig } from '@maniac-gateway/runtime';
+
+/**
+ * OpenAI wire format, both directions. Pure functions: the request the upstream gets, the ChatRes the client
+ * gets, stream chunks rewritten on the way through, and streams assembled back into one message for the event.
+ */
+
+type Json = Record<string, unknown>;
+
+export const FINISH_REASONS = ['stop', 'length', 'tool_calls', 'content_filter', 'error'] as const;
+export type FinishReason = (typeof FINISH_REASONS)[number];
+
+const FINISH_ALIASES: Record<string, FinishReason> = {
+  function_call: 'tool_calls',
+  tool_use: 'tool_calls',
+  end_turn: 'stop',
+  stop_sequence: 'stop',
+  eos: 'stop',
+  max_tokens: 'length',
+  model_length: 'length',
+  safety: 'content_filter',
+};
+
+export function normaliseFinishReason(value: unknown): FinishReason | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== 'string') return 'stop';
+  if ((FINISH_REASONS as readonly string[]).includes(value)) return value as FinishReason;
+  return FINISH_ALIASES[value] ?? 'stop';
+}
+
+export interface UpstreamRequestContext {
+  upstreamModel: string;
+  container: ContainerConfig | null;
+  provider: ProviderConfig;
+  stream: boolean;
+}
+
+const DROPPED_KEYS = new Set<string>([...MANIAC_ONLY_CHAT_REQ_KEYS, 'reasoning', 'stream', 'stream_options', 'model']);
+
+/** The body sent to an OpenAI-compatible upstream. Null fields are omitted (null means "not set"). */
+export function buildUpstreamRequest(req: ChatReq, ctx: UpstreamRequestContext): Json {
+  const body: Json = {};
+  if (ctx.container) {
+    for (const [k, v] of Object.entries(ctx.container.params)) {
+      if (v !== null && v !== undefined && !DROPPED_KEYS.has(k)) body[k] = v;
+    }
+  }
+  for (const [k, v] of Object.entries(req)) {
+    if (v === null || v === undefined || DROPPED_KEYS.has(k)) continue;
+    body[k] = v;
+  }
+  if (ctx.provider.forward_metadata && req.metadata) body.metadata = req.metadata;
+  const effort = req.reasoning?.effort;
+  if (effort && body.reasoning_effort === undefined) body.reasoning_effort = effort;
+
+  const messages = req.messages;
+  const prompt = ctx.container?.system_prompt;
+  body.messages =
+    prompt && !messages.some((m) => m.role === 'system' || m.role === 'developer')
+      ? [{ role: 'system', content: prompt }, ...messages]
+      : messages;
+  body.model = ctx.upstreamModel;
+  if (ctx.stream) {
+    body.stream = true;
+    // Always ask for usage so every stream is metered; the usage chunk is dropped if the client did not ask.
+    body.stream_options = { ...(req.stream_options ?? {}), include_usage: true };
+  }
+  return body;
+}
+
+export interface ResponseIdentity {
+  id: string;
+  created: number;
+  model: string;
+  provider: string;
+  container: string | null;
+}
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function normaliseUsage(value: unknown): ChatRes['usage'] {
+  if (!isObject(value)) return null;
+  const p = value.prompt_tokens;
+  const c = value.completion_tokens;
+  if (typeof p !== 'number' || typeof c !== 'number') return null;
+  const total = typeof value.total_tokens === 'number' ? value.total_tokens : p + c;
+  return { ...value, prompt_tokens: p, completion_tokens: c, total_tokens: total };
+}
+
+function normaliseMessage(value: unknown): Json {
+  const msg: Json = isObject(value) ? { ...value } : {};
+  if (typeof msg.role !== 'string') msg.role = 'assistant';
+  if (!('content' in msg)) msg.content = null;
+  if (typeof msg.reasoning_content === 'string' && msg.reasoning === undefined) msg.reasoning = msg.reasoning_content;
+  return msg;
+}
+
+/**
+ * ChatRes from an upstream JSON body. Keeps what the spec's ChatRes allows (its top level and choices are
+ * closed objects; messages and usage are open), and names the model, provider and container served.
+ */
+export function toChatRes(upstream: unknown, identity: ResponseIdentity): ChatRes {
+  const body = isObject(upstream) ? upstream : {};
+  const choices = Array.isArray(body.choices) ? body.choices : [];
+  return {
+    id: identity.id,
+    object: 'chat.completion',
+    created: identity.created,
+    model: identity.model,
+    choices: choices.map((c: unknown, i) => {
+      const choice = isObject(c) ? c : {};
+      return {
+        index: typeof choice.index === 'number' ? choice.index : i,
+        message: normaliseMessage(choice.message) as ChatRes['choices'][number]['message'],
+        finish_reason: normaliseFinishReason(choice.finish_reason),
+        logprobs: choice.logprobs ?? null,
+      };
+    }),
+    usage: normaliseUsage(body.usage),
+    provider: identity.provider,
+    container: identity.container,
+  };
+}
+
+/**
+ * Rewrites one upstream chunk for the client, or returns null to drop it (the usage-only chunk the gateway
+ * requested for itself when the client did not ask for usage).
+ */
+export function rewriteChunk(upstream: Json, identity: ResponseIdentity, clientWantsUsage: boolean): Json | null {
+  const choices = Array.isArray(upstream.choices) ? upstream.choices : [];
+  if (!clientWantsUsage && choices.length === 0 && upstream.usage) return null;
+  const out: Json = {
+    ...upstream,
+    id: identity.id,
+    object: 'chat.completion.chunk',
+    created: identity.created,
+    model: identity.model,
+    choices: choices.map((c: unknown) => {
+      if (!isObject(c)) return c;
+      return 'finish_reason' in c ? { ...c, finish_reason: normaliseFinishReason(c.finish_reason) } : c;
+    }),
+    provider: identity.provider,
+    container: identity.container,
+  };
+  if (!clientWantsUsage) delete out.usage;
+  return out;
+}
+
+interface ToolCallAcc {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+interface ChoiceAcc {
+  role: string;
+  content: string | null;
+  reasoning: string | null;
+  refusal: string | null;
+  toolCalls: Map<number, ToolCallAcc>;
+  finishReason: FinishReason | null;
+}
+
+/** Accumulates chunks into the message, tool calls, finish reason and usage of the whole stream. */
+export class StreamAssembler {
+  private readonly choices = new Map<number, ChoiceAcc>();
+  usage: ChatRes['usage'] = null;
+  upstreamId: string | null = null;
+  chunks = 0;
+
+  add(chunk: Json): void {
+    this.chunks++;
+    if (this.upstreamId === null && typeof chunk.id === 'string') this.upstreamId = chunk.id;
+    const usage = normaliseUsage(chunk.usage);
+    if (usage) this.usage = usage;
+    if (!Array.isArray(chunk.choices)) return;
+    for (const raw of chunk.choices) {
+      if (!isObject(raw)) continue;
+      const index = typeof raw.index === 'number' ? raw.index : 0;
+      let acc = this.choices.get(index);
+      if (!acc) {
+        acc = { role: 'assistant', content: null, reasoning: null, refusal: null, toolCalls: new Map(), finishReason: null };
+        this.choices.set(index, acc);
+      }
+      const delta = isObject(raw.delta) ? raw.delta : {};
+      if (typeof delta.role === 'string') acc.role = delta.role;
+      if (typeof delta.content === 'string') acc.content = (acc.content ?? '') + delta.content;
+      const reasoning = typeof delta.reasoning === 'string' ? delta.reasoning : delta.reasoning_content;
+      if (typeof reasoning === 'string') acc.reasoning = (acc.reasoning ?? '') + reasoning;
+      if (typeof delta.refusal === 'string') acc.refusal = (acc.refusal ?? '') + delta.refusal;
+      if (Array.isArray(delta.tool_calls)) {
+        for (const tc of delta.tool_calls) {
+          if (!isObject(tc)) continue;
+          const tcIndex = typeof tc.index === 'number' ? tc.index : acc.toolCalls.size;
+          let call = acc.toolCalls.get(tcIndex);
+          if (!call) {
+            call = { id: '', type: 'function', function: { name: '', arguments: '' } };
+            acc.toolCalls.set(tcIndex, call);
+          }
+          if (typeof tc.id === 'string' && tc.id) call.id = tc.id;
+          const fn = isObject(tc.function) ? tc.function : {};
+          if (typeof fn.name === 'string') call.function.name += fn.name;
+          if (typeof fn.arguments === 'string') call.function.arguments += fn.arguments;
+        }
+      }
+      if (raw.finish_reason !== null && raw.finish_reason !== undefined) {
+        acc.finishReason = normaliseFinishReason(raw.finish_reason);
+      }
+    }
+  }
+
+  /** True once every choice seen has a finish reason. */
+  finished(): boolean {
+    if (this.choices.size === 0) return false;
+    for (const c of this.choices.values()) if (c.finishReason === null) return false;
+    return true;
+  }
+
+  finishReason(): FinishReason | null {
+    return this.choices.get(0)?.finishReason ?? null;
+  }
+
+  toChatRes(identity: ResponseIdentity): ChatRes {
+    const indices = [...this.choices.keys()].sort((a, b) => a - b);
+    return {
+      id: identity.id,
+      object: 'chat.completion',
+      created: identity.created,
+      model: identity.model,
+      choices: indices.map((index) => {
+        const acc = this.choices.get(index) as ChoiceAcc;
+        const message: Json = { role: acc.role, content: acc.content };
+        if (acc.toolCalls.size > 0) {
+          message.tool_calls = [...acc.toolCalls.entries()].sort(([a], [b]) => a - b).map(([, call]) => call);
+        }
+        if (acc.reasoning !== null) message.reasoning = acc.reasoning;
+        if (acc.refusal !== null) message.refusal = acc.refusal;
+        return {
+          index,
+          message: message as ChatRes['choices'][number]['message'],
+          finish_reason: acc.finishReason,
+          logprobs: null,
+        };
+      }),
+      usage: this.usage,
+      provider: identity.provider,
+      container: identity.container,
+    };
+  }
+}
+
+/** The message of an upstream error body, whatever its shape (OpenAI `{"error":{"message"}}`, strings, …). */
+export function upstreamErrorMessage(status: number, text: string): string {
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (isObject(parsed)) {
+      const err = parsed.error;
+      if (isObject(err) && typeof err.message === 'string') return err.message;
+      if (typeof err === 'string') return err;
+      if (typeof parsed.message === 'string') return parsed.message;
+      if (typeof parsed.detail === 'string') return parsed.detail;
+    }
+  } catch {
+    // not JSON
+  }
+  const trimmed = text.trim().slice(0, 300);
+  return trimmed || `upstream returned HTTP ${status}`;
+}

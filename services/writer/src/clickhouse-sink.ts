@@ -1,0 +1,121 @@
+import { ClickHouseError, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import { clickhouseVersion, ident, sql } from '@maniac-gateway/runtime';
+import type { CompletionRow } from './projection.js';
+
+/**
+ * The writer's side of ClickHouse: row inserts, and the offset bookkeeping that makes them exactly-once
+ * (`kafka_offsets`, fed by a materialized view from the very INSERT that stores the rows).
+ */
+
+/**
+ * Server exceptions caused by the data itself (a row ClickHouse cannot parse or store). The writer bisects a
+ * batch that fails with one of these to find the offending rows and dead-letters them. Every other failure
+ * (connection refused, timeout, too many parts, memory, unknown table, authentication…) is an outage: the writer
+ * pauses and retries the same batch until it succeeds, losing nothing.
+ */
+const DATA_ERROR_CODES = new Set([
+  '6', // CANNOT_PARSE_TEXT
+  '26', // CANNOT_PARSE_QUOTED_STRING
+  '27', // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+  '32', // ATTEMPT_TO_READ_AFTER_EOF
+  '33', // CANNOT_READ_ALL_DATA
+  '38', // CANNOT_PARSE_DATE
+  '41', // CANNOT_PARSE_DATETIME
+  '53', // TYPE_MISMATCH
+  '69', // ARGUMENT_OUT_OF_BOUND
+  '70', // CANNOT_CONVERT_TYPE
+  '72', // CANNOT_PARSE_NUMBER
+  '117', // INCORRECT_DATA
+  '131', // TOO_LARGE_STRING_SIZE
+  '349', // CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
+]);
+
+export function isDataError(err: unknown): boolean {
+  return err instanceof ClickHouseError && DATA_ERROR_CODES.has(err.code);
+}
+
+export function describeError(err: unknown): string {
+  if (err instanceof ClickHouseError) return `ClickHouse error ${err.code}${err.type ? ` ${err.type}` : ''}: ${err.message}`;
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
+  }
+  return String(err);
+}
+
+export class ClickHouseSink {
+  private readonly db: string;
+  private insertSettings: ClickHouseSettings = {};
+
+  constructor(
+    private readonly client: ClickHouseClient,
+    database: string,
+  ) {
+    this.db = ident(database).text;
+  }
+
+  get database(): string {
+    return this.db;
+  }
+
+  /**
+   * Per-version insert settings. Current releases parse large JSON inputs in parallel chunks and would write a
+   * batch as several blocks (a failure half-way would store a prefix); one block keeps an insert all-or-nothing.
+   * 18.16 knows neither setting and always parses sequentially into one block (our batches are far below
+   * max_insert_block_size).
+   */
+  async init(): Promise<void> {
+    const [major] = await clickhouseVersion(this.client);
+    this.insertSettings =
+      major >= 20
+        ? { input_format_parallel_parsing: 0, max_insert_block_size: '10000000', min_insert_block_size_rows: '0' }
+        : {};
+  }
+
+  async ping(): Promise<string | null> {
+    try {
+      const result = await this.client.ping();
+      return result.success ? null : describeError(result.error);
+    } catch (err) {
+      return describeError(err);
+    }
+  }
+
+  /** The highest stored (or dead-lettered) offset per partition of a topic. */
+  async storedOffsets(topic: string): Promise<Map<number, bigint>> {
+    const rs = await this.client.query({
+      query: sql`SELECT kafka_partition AS partition, toString(max(last_offset)) AS last
+        FROM ${ident(this.db)}.kafka_offsets WHERE kafka_topic = ${topic} GROUP BY kafka_partition`.text,
+      format: 'JSONEachRow',
+    });
+    const rows = await rs.json<{ partition: number; last: string }>();
+    return new Map(rows.map((r) => [Number(r.partition), BigInt(r.last)]));
+  }
+
+  /** One INSERT (one block): rows, and through the views the id lookup, rollups and kafka_offsets. */
+  async insertRows(rows: readonly CompletionRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.client.insert({
+      table: `${this.db}.completions`,
+      values: rows as CompletionRow[],
+      format: 'JSONEachRow',
+      clickhouse_settings: this.insertSettings,
+    });
+  }
+
+  /** Records offsets handled without a row (dead-lettered at the tail of a batch). */
+  async recordOffsets(topic: string, offsets: ReadonlyMap<number, bigint>): Promise<void> {
+    if (offsets.size === 0) return;
+    const now = Math.floor(Date.now() / 1000);
+    await this.client.insert({
+      table: `${this.db}.kafka_offsets`,
+      values: [...offsets].map(([partition, offset]) => ({
+        kafka_topic: topic,
+        kafka_partition: partition,
+        last_offset: offset.toString(),
+        updated_at: now,
+      })),
+      format: 'JSONEachRow',
+    });
+  }
+}

@@ -1,0 +1,5 @@
+export * from './writer.js';
+export * from './migrate.js';
+export * from './projection.js';
+export * from './dead-letter.js';
+export { ClickHouseSink, isDataError, describeError } from './clickhouse-sink.js';
