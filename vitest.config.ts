@@ -21,11 +21,24 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: ['**/faults/**', '**/node_modules/**'],
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 180_000,
           // Suites share one Kafka and one ClickHouse; each uses its own topics and database.
           maxWorkers: 2,
+        },
+      },
+      {
+        resolve,
+        test: {
+          // Fault injection stops and starts the shared Kafka/ClickHouse: these files run alone, one at a time.
+          name: 'faults',
+          include: ['services/*/test/faults/**/*.test.ts', 'test/faults/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
         },
       },
     ],

@@ -36,6 +36,9 @@ require_java() {
 fetch_libs() {
   local marker="$LIBS_DIR/.complete-$KAFKA_VERSION"
   if [[ ! -e "$marker" ]]; then
+    if kafka_pid >/dev/null; then
+      die "a broker is running from $LIBS_DIR with another Kafka version; stop it first (kafka.sh stop)"
+    fi
     require_java
     if ! command -v mvn >/dev/null; then
       apt_install maven || die "mvn not found. Install Maven, e.g.: sudo apt-get install -y maven"
@@ -121,18 +124,30 @@ format_storage() {
   }
 }
 
+# Byte offset of server.log when this start began: errors are searched from there.
+LOG_OFFSET=0
+
+# Show why the broker failed: ERROR/FATAL lines logged since this start, then the end of the logs.
+report_failure() {
+  local server_log="$LOG_DIR/server.log" errors
+  if [[ -s "$server_log" ]]; then
+    errors=$(tail -c +"$((LOG_OFFSET + 1))" "$server_log" | grep -E '^\[[^]]*\] (ERROR|FATAL) ' | tail -n 15 || true)
+    [[ -n "$errors" ]] && printf '[kafka] errors logged during this start:\n%s\n' "$errors" >&2
+  fi
+  tail_log "$server_log" 25
+  tail_log "$LOG_DIR/kafka.out" 10
+  die "$1 (logs: $LOG_DIR)"
+}
+
 # Wait for the listener, then for a successful metadata request.
 wait_ready() {
   local pid=$1 deadline=$((SECONDS + KAFKA_START_TIMEOUT))
   until port_open "$KAFKA_HOST" "$KAFKA_PORT"; do
     if [[ -n "$pid" ]] && ! pid_alive "$pid"; then
-      tail_log "$LOG_DIR/server.log" 60
-      tail_log "$LOG_DIR/kafka.out" 20
-      die "broker process exited during startup (logs: $LOG_DIR)"
+      report_failure "broker process exited during startup"
     fi
     if ((SECONDS >= deadline)); then
-      tail_log "$LOG_DIR/server.log" 60
-      die "broker did not open $BOOTSTRAP within ${KAFKA_START_TIMEOUT}s (logs: $LOG_DIR)"
+      report_failure "broker did not open $BOOTSTRAP within ${KAFKA_START_TIMEOUT}s"
     fi
     sleep 0.2
   done
@@ -141,8 +156,7 @@ wait_ready() {
   local out
   if ! out=$(java "${JAVA_TOOL_OPTS[@]}" -cp "$LIBS_DIR/*:$PROBE_DIR" KafkaReady "$BOOTSTRAP" "$left" 2>&1); then
     log "$out"
-    tail_log "$LOG_DIR/server.log" 60
-    die "broker on $BOOTSTRAP does not answer metadata requests (logs: $LOG_DIR)"
+    report_failure "broker on $BOOTSTRAP does not answer metadata requests"
   fi
   log "$out"
 }
@@ -175,6 +189,7 @@ cmd_start() {
   format_storage
   log "starting Kafka $KAFKA_VERSION on $BOOTSTRAP (controller :$KAFKA_CONTROLLER_PORT, data $KAFKA_DIR/data)"
   echo "---- start $(date -u +%FT%TZ) ----" >>"$LOG_DIR/kafka.out"
+  LOG_OFFSET=$(stat -c %s "$LOG_DIR/server.log" 2>/dev/null || echo 0)
   # shellcheck disable=SC2086 # KAFKA_HEAP_OPTS is a list of JVM flags
   spawn "$PID_FILE" "$LOG_DIR/kafka.out" java $KAFKA_HEAP_OPTS -server \
     -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \

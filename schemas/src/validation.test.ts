@@ -134,7 +134,7 @@ describe('pydantic error types', () => {
   it('enum with pydantic list formatting', () => {
     expect(detailOf(CompletionListQuery, { order: 'up' }, 'query')).toEqual([
       {
-        type: 'enum',
+        type: 'literal_error',
         loc: ['query', 'order'],
         msg: "Input should be 'asc' or 'desc'",
         input: 'up',
@@ -143,7 +143,7 @@ describe('pydantic error types', () => {
     ]);
     expect(brief(detailOf(ChatReq, { messages: [{ role: 'bot' }] }))).toEqual([
       {
-        type: 'enum',
+        type: 'literal_error',
         loc: ['body', 'messages', 0, 'role'],
         msg: "Input should be 'system', 'user', 'assistant', 'developer' or 'tool'",
       },
@@ -283,7 +283,7 @@ describe('unions', () => {
       { type: 'string_type', loc: ['body', 'stop', 1], msg: 'Input should be a valid string' },
     ]);
     expect(brief(detailOf(ChatReq, { ...ok, tool_choice: 'sometimes' }))).toEqual([
-      { type: 'enum', loc: ['body', 'tool_choice'], msg: "Input should be 'none', 'auto' or 'required'" },
+      { type: 'literal_error', loc: ['body', 'tool_choice'], msg: "Input should be 'none', 'auto' or 'required'" },
     ]);
     expect(brief(detailOf(ChatReq, { ...ok, tool_choice: { type: 'function' } }))).toEqual([
       { type: 'missing', loc: ['body', 'tool_choice', 'function'], msg: 'Field required' },
@@ -366,7 +366,7 @@ describe('toValidationDetail without the input', () => {
     const detail = toValidationDetail(result.error, 'body');
     expect(brief(detail)).toEqual([
       {
-        type: 'enum',
+        type: 'literal_error',
         loc: ['body', 'messages', 0, 'role'],
         msg: "Input should be 'system', 'user', 'assistant', 'developer' or 'tool'",
       },

@@ -70,9 +70,10 @@ const MESSAGES = {
 
 /**
  * Error type for a multi-valued `z.enum` mismatch. pydantic says `literal_error` for `Literal[...]` fields and
- * `enum` for `Enum` classes (same message format); the gateway uses `enum`.
+ * `enum` for `Enum` classes (same message format). The spec's enums are inline `Literal[...]` fields (FastAPI
+ * renders those as inline `enum` lists), so the gateway reports `literal_error`, as the reference server would.
  */
-const ENUM_ERROR_TYPE = 'enum';
+const ENUM_ERROR_TYPE = 'literal_error';
 
 /** Converts a failed zod parse into FastAPI-style `detail` entries; never returns an empty list. */
 export function toValidationDetail(

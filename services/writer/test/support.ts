@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import {
+  createKafka,
+  createLogger,
+  loadConfig,
+  type GatewayConfig,
+  type IHeaders,
+  type Kafka,
+  type Logger,
+} from '@maniac-gateway/runtime';
+import { encodeCompletionEvent, type CompletionEventInput } from '@maniac-gateway/schemas';
+
+/** Shared plumbing for the writer's integration tests: real Kafka and ClickHouse from the environment. */
+
+export const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
+export const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${Date.now().toString(36)}_${randomUUID().slice(0, 8)}`;
+}
+
+export function testConfig(names: { database: string; prefix: string }, partitions = 3): GatewayConfig {
+  return loadConfig({
+    raw: {
+      log_level: process.env.TEST_LOG_LEVEL ?? 'warn',
+      kafka: {
+        client_id: names.prefix,
+        completions_partitions: partitions,
+        topics: {
+          completions: `${names.prefix}.completions`,
+          control: `${names.prefix}.control`,
+          dead_letter: `${names.prefix}.completions.dlq`,
+        },
+      },
+      clickhouse: { database: names.database },
+    },
+    env: { KAFKA_BROKERS, CLICKHOUSE_URL },
+  });
+}
+
+export function testLogger(): Logger {
+  return createLogger({ name: 'test', level: process.env.TEST_LOG_LEVEL ?? 'warn' });
+}
+
+export function testKafka(logger: Logger): Kafka {
+  return createKafka({ brokers: KAFKA_BROKERS.split(','), clientId: uniqueName('test'), logger });
+}
+
+export function testClickHouse(): ClickHouseClient {
+  return createClient({ url: CLICKHOUSE_URL, request_timeout: 30_000 });
+}
+
+/** Polls until `check` returns a value other than undefined, or fails with the last state after the deadline. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+let seq = 0;
+
+/** A plausible completion event; every field can be overridden. */
+export function makeEvent(overrides: Partial<CompletionEventInput> = {}): CompletionEventInput {
+  seq++;
+  const completionId = overrides.completion_id ?? `chatcmpl-${randomUUID().replaceAll('-', '')}`;
+  const created = overrides.created_ms ?? Date.now() - 1000 + seq;
+  const model = overrides.model === undefined ? 'openai/gpt-4o-mini' : overrides.model;
+  return {
+    event_id: randomUUID(),
+    source: 'completion',
+    completion_id: completionId,
+    project_id: 'proj_test',
+    key_id: 'key_test',
+    request_id: `req_${seq}`,
+    container: null,
+    model,
+    provider: 'openai',
+    upstream_model: 'gpt-4o-mini-2024-07-18',
+    upstream_id: `up-${seq}`,
+    stream: false,
+    status: 'success',
+    http_status: 200,
+    finish_reason: 'stop',
+    usage: {
+      prompt_tokens: 10,
+      completion_tokens: 5,
+      total_tokens: 15,
+      cached_tokens: 2,
+      cache_creation_tokens: null,
+      reasoning_tokens: 1,
+    },
+    spend_nanos: 1_500,
+    latency_ms: 120,
+    ttft_ms: 40,
+    attempts: [{ provider: 'openai', model: 'gpt-4o-mini', status: 200, latency_ms: 118 }],
+    tags: ['t1'],
+    metadata_json: JSON.stringify({ user: 'u1' }),
+    trace_json: JSON.stringify({ id: `trace-${seq}`, span_id: 's1' }),
+    request_json: JSON.stringify({ model, messages: [{ role: 'user', content: `hello ${seq}` }] }),
+    response_json: JSON.stringify({
+      id: completionId,
+      object: 'chat.completion',
+      created: Math.floor(created / 1000),
+      model,
+      choices: [{ index: 0, message: { role: 'assistant', content: `hi ${seq}` }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+      provider: 'openai',
+      container: null,
+    }),
+    created_ms: created,
+    ...overrides,
+  };
+}
+
+export interface RawMessage {
+  key: string | null;
+  value: Buffer | null;
+  headers?: IHeaders;
+  partition?: number;
+}
+
+/** Produces events (Avro, keyed by completion id) and raw messages with kafkajs directly. */
+export async function produce(
+  kafka: Kafka,
+  topic: string,
+  events: (CompletionEventInput | RawMessage)[],
+  partition?: number,
+): Promise<void> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: events.map((e) => {
+        if ('event_id' in e) {
+          const { value, headers } = encodeCompletionEvent(e);
+          return { key: e.completion_id, value, headers, ...(partition === undefined ? {} : { partition }) };
+        }
+        const p = e.partition ?? partition;
+        return { key: e.key, value: e.value, headers: e.headers, ...(p === undefined ? {} : { partition: p }) };
+      }),
+    });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+export async function queryRows<T>(client: ClickHouseClient, query: string): Promise<T[]> {
+  const rs = await client.query({ query, format: 'JSONEachRow' });
+  return rs.json<T>();
+}
+
+export async function scalar(client: ClickHouseClient, query: string): Promise<number> {
+  const rows = await queryRows<Record<string, string | number>>(client, query);
+  const first = rows[0];
+  if (!first) return 0;
+  return Number(Object.values(first)[0]);
+}
+
+export async function dropDatabase(client: ClickHouseClient, database: string): Promise<void> {
+  await client.command({ query: `DROP DATABASE IF EXISTS ${database}` });
+}
+
+export async function deleteTopics(kafka: Kafka, topics: string[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const toDelete = topics.filter((t) => existing.has(t));
+    if (toDelete.length > 0) await admin.deleteTopics({ topics: toDelete, timeout: 10_000 });
+  } catch {
+    // Best effort.
+  } finally {
+    await admin.disconnect();
+  }
+}
