@@ -12,6 +12,7 @@ export default defineConfig({
         resolve,
         test: {
           name: 'unit',
+          sequence: { groupOrder: 0 },
           include: ['schemas/src/**/*.test.ts', 'packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts'],
           environment: 'node',
         },
@@ -20,6 +21,7 @@ export default defineConfig({
         resolve,
         test: {
           name: 'integration',
+          sequence: { groupOrder: 1 },
           include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'test/**/*.test.ts'],
           exclude: ['**/faults/**', '**/node_modules/**'],
           environment: 'node',
@@ -34,6 +36,7 @@ export default defineConfig({
         test: {
           // Fault injection stops and starts the shared Kafka/ClickHouse: these files run alone, one at a time.
           name: 'faults',
+          sequence: { groupOrder: 2 },
           include: ['services/*/test/faults/**/*.test.ts', 'test/faults/**/*.test.ts'],
           environment: 'node',
           testTimeout: 300_000,

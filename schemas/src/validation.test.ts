@@ -283,7 +283,11 @@ describe('unions', () => {
       { type: 'string_type', loc: ['body', 'stop', 1], msg: 'Input should be a valid string' },
     ]);
     expect(brief(detailOf(ChatReq, { ...ok, tool_choice: 'sometimes' }))).toEqual([
-      { type: 'literal_error', loc: ['body', 'tool_choice'], msg: "Input should be 'none', 'auto' or 'required'" },
+      {
+        type: 'literal_error',
+        loc: ['body', 'tool_choice'],
+        msg: "Input should be 'none', 'auto' or 'required'",
+      },
     ]);
     expect(brief(detailOf(ChatReq, { ...ok, tool_choice: { type: 'function' } }))).toEqual([
       { type: 'missing', loc: ['body', 'tool_choice', 'function'], msg: 'Field required' },

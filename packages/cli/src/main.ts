@@ -51,7 +51,10 @@ program
   .action(async () => {
     const cfg = config();
     const ctx = createHostContext(cfg, 'gateway');
-    const host = await startHost(ctx, composeComponents(ctx), { host: cfg.server.host, port: cfg.server.port });
+    const host = await startHost(ctx, composeComponents(ctx), {
+      host: cfg.server.host,
+      port: cfg.server.port,
+    });
     stopOnSignals(host, ctx.logger, cfg.server.shutdown_grace_ms);
   });
 
@@ -84,7 +87,9 @@ keys
     await withControlPlane(async (cp) => {
       const project = projectOrFail(cp, opts.project);
       const { key, record } = await cp.createKey(project.id, opts.name ?? null);
-      console.error(`created ${record.id} for project ${project.name}; store this key now, it is not shown again:`);
+      console.error(
+        `created ${record.id} for project ${project.name}; store this key now, it is not shown again:`,
+      );
       console.log(key);
     });
   });

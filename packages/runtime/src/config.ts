@@ -172,7 +172,9 @@ function readConfigFile(path: string): unknown {
 }
 
 function formatIssuePath(path: readonly PropertyKey[]): string {
-  return path.length === 0 ? '(root)' : path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.');
+  return path.length === 0
+    ? '(root)'
+    : path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.');
 }
 
 export interface LoadConfigOptions {
@@ -192,7 +194,9 @@ export function loadConfig(options: LoadConfigOptions = {}): GatewayConfig {
     try {
       raw = readConfigFile(path) ?? {};
     } catch (err) {
-      throw new ConfigError(source, [`cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`]);
+      throw new ConfigError(source, [
+        `cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`,
+      ]);
     }
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -214,7 +218,12 @@ export function loadConfig(options: LoadConfigOptions = {}): GatewayConfig {
       provider.api_key = resolveSecret(provider.api_key, env, `providers.${name}.api_key`, problems);
     }
   }
-  config.clickhouse.password = resolveSecret(config.clickhouse.password, env, 'clickhouse.password', problems);
+  config.clickhouse.password = resolveSecret(
+    config.clickhouse.password,
+    env,
+    'clickhouse.password',
+    problems,
+  );
   if (problems.length > 0) throw new ConfigError(source, problems);
   return config;
 }

@@ -232,7 +232,10 @@ export class ControlPlane {
   }
 
   /** Returns the plaintext key once; only its SHA-256 is stored. */
-  async createKey(projectId: string, name: string | null = null): Promise<{ key: string; record: ApiKeyRecord }> {
+  async createKey(
+    projectId: string,
+    name: string | null = null,
+  ): Promise<{ key: string; record: ApiKeyRecord }> {
     const key = generateApiKey();
     const record: ApiKeyRecord = {
       id: `key_${randomBytes(8).toString('hex')}`,

@@ -85,19 +85,22 @@ function installHttpConventions(app: FastifyInstance, options: HttpServerOptions
     }
     if (route.startsWith('/healthz') || route.startsWith('/readyz') || route.startsWith('/metrics')) return;
     request.log.info(
-      { method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+      {
+        method: request.method,
+        route,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+      },
       'request',
     );
   });
 
   app.setNotFoundHandler(async (request, reply) => {
-    return reply
-      .code(404)
-      .send(
-        errorEnvelope(ErrorCodes.notFound, `No route for ${request.method} ${request.url.split('?')[0]}`, {
-          request_id: request.id,
-        }),
-      );
+    return reply.code(404).send(
+      errorEnvelope(ErrorCodes.notFound, `No route for ${request.method} ${request.url.split('?')[0]}`, {
+        request_id: request.id,
+      }),
+    );
   });
 
   app.setErrorHandler(async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {

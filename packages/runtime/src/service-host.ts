@@ -30,8 +30,16 @@ export const API_PREFIXES = ['/v1', '/api/v1'] as const;
 export function createHostContext(config: GatewayConfig, name: string): HostContext {
   const logger = createLogger({ name, level: config.log_level });
   const metrics = new Metrics();
-  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.client_id}-${name}`, logger });
-  const controlPlane = new ControlPlane(kafka, config.kafka.topics.control, logger.child({ component: 'control-plane' }));
+  const kafka = createKafka({
+    brokers: config.kafka.brokers,
+    clientId: `${config.kafka.client_id}-${name}`,
+    logger,
+  });
+  const controlPlane = new ControlPlane(
+    kafka,
+    config.kafka.topics.control,
+    logger.child({ component: 'control-plane' }),
+  );
   return { config, logger, metrics, kafka, controlPlane };
 }
 
@@ -63,7 +71,11 @@ export async function startHost(
     await controlPlane.stop();
     throw err;
   }
-  const app = createHttpServer({ logger, bodyLimitBytes: Math.round(config.server.body_limit_mb * 1024 * 1024), metrics });
+  const app = createHttpServer({
+    logger,
+    bodyLimitBytes: Math.round(config.server.body_limit_mb * 1024 * 1024),
+    metrics,
+  });
   registerOpsRoutes(app, {
     metrics,
     checks: () => [

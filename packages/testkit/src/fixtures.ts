@@ -69,7 +69,11 @@ export function testConfig(options: TestConfigOptions = {}): GatewayConfig {
     server: { host: '127.0.0.1', port: 0 },
     kafka: {
       brokers: brokers.split(','),
-      topics: { completions: `${prefix}completions`, control: `${prefix}control`, dead_letter: `${prefix}dlq` },
+      topics: {
+        completions: `${prefix}completions`,
+        control: `${prefix}control`,
+        dead_letter: `${prefix}dlq`,
+      },
       completions_partitions: 3,
       linger_ms: 2,
     },
@@ -126,7 +130,11 @@ export class EventCollector {
   private consumer: ReturnType<Kafka['consumer']> | null = null;
 
   constructor(private readonly topic: string) {
-    this.kafka = new Kafka({ brokers: testEnv().brokers.split(','), clientId: 'test-collector', logLevel: logLevel.NOTHING });
+    this.kafka = new Kafka({
+      brokers: testEnv().brokers.split(','),
+      clientId: 'test-collector',
+      logLevel: logLevel.NOTHING,
+    });
   }
 
   async start(): Promise<void> {
@@ -135,7 +143,8 @@ export class EventCollector {
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
     await this.consumer.run({
       eachMessage: async ({ message }) => {
-        if (message.value) this.events.push(decodeCompletionEvent(message.value, headersToStrings(message.headers)));
+        if (message.value)
+          this.events.push(decodeCompletionEvent(message.value, headersToStrings(message.headers)));
       },
     });
   }

@@ -106,7 +106,9 @@ export function openAiStream(opts: MockReplyOptions & { pieces?: string[] } = {}
     events.push(chunk({ role: 'assistant', content: null, refusal: null }));
     opts.toolCalls.forEach((t, index) => {
       events.push(
-        chunk({ tool_calls: [{ index, id: t.id, type: 'function', function: { name: t.name, arguments: '' } }] }),
+        chunk({
+          tool_calls: [{ index, id: t.id, type: 'function', function: { name: t.name, arguments: '' } }],
+        }),
       );
       const mid = Math.ceil(t.arguments.length / 2);
       for (const part of [t.arguments.slice(0, mid), t.arguments.slice(mid)]) {
@@ -116,7 +118,8 @@ export function openAiStream(opts: MockReplyOptions & { pieces?: string[] } = {}
     events.push(chunk({}, opts.finishReason ?? 'tool_calls'));
   } else {
     events.push(chunk({ role: 'assistant', content: '', refusal: null }));
-    for (const piece of opts.pieces ?? ['Hello', ' from', ' the', ' mock', '.']) events.push(chunk({ content: piece }));
+    for (const piece of opts.pieces ?? ['Hello', ' from', ' the', ' mock', '.'])
+      events.push(chunk({ content: piece }));
     events.push(chunk({}, opts.finishReason ?? 'stop'));
   }
   const usage = opts.usage ?? { prompt_tokens: 12, completion_tokens: 5 };
@@ -157,8 +160,11 @@ export class MockUpstream {
 
   private next(model: string, stream: boolean): Behaviour {
     const queue = this.scripts.get(model);
-    if (queue && queue.length > 0) return queue.length > 1 ? (queue.shift() as Behaviour) : (queue[0] as Behaviour);
-    return stream ? { kind: 'sse', events: openAiStream({ model }) } : { kind: 'json', body: openAiResponse({ model }) };
+    if (queue && queue.length > 0)
+      return queue.length > 1 ? (queue.shift() as Behaviour) : (queue[0] as Behaviour);
+    return stream
+      ? { kind: 'sse', events: openAiStream({ model }) }
+      : { kind: 'json', body: openAiResponse({ model }) };
   }
 
   async start(): Promise<string> {
@@ -193,7 +199,8 @@ export class MockUpstream {
         return;
       case 'json':
       case 'error': {
-        if (behaviour.kind === 'json' && behaviour.delayMs) await new Promise((r) => setTimeout(r, behaviour.delayMs));
+        if (behaviour.kind === 'json' && behaviour.delayMs)
+          await new Promise((r) => setTimeout(r, behaviour.delayMs));
         const status = behaviour.kind === 'json' ? (behaviour.status ?? 200) : behaviour.status;
         const payload =
           behaviour.body ??
@@ -205,7 +212,10 @@ export class MockUpstream {
         return;
       }
       case 'sse': {
-        res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+        res.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache',
+        });
         let sent = 0;
         for (const ev of behaviour.events) {
           if (behaviour.cutAfter !== undefined && sent >= behaviour.cutAfter) {

@@ -77,7 +77,10 @@ export class IngestApi implements HostedComponent {
     await admin.connect();
     try {
       await ensureTopics(admin, [
-        { topic: this.deps.config.kafka.topics.completions, numPartitions: this.deps.config.kafka.completions_partitions },
+        {
+          topic: this.deps.config.kafka.topics.completions,
+          numPartitions: this.deps.config.kafka.completions_partitions,
+        },
         { topic: this.deps.config.kafka.topics.dead_letter, numPartitions: 1 },
       ]);
     } finally {

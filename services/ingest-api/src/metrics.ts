@@ -15,15 +15,26 @@ export interface IngestMetrics {
 
 export function createIngestMetrics(metrics: Metrics): IngestMetrics {
   return {
-    completions: metrics.counter('maniac_completions_total', 'Chat completions by outcome', ['status', 'stream']),
+    completions: metrics.counter('maniac_completions_total', 'Chat completions by outcome', [
+      'status',
+      'stream',
+    ]),
     attemptFailures: metrics.counter('maniac_upstream_attempt_failures_total', 'Failed upstream attempts', [
       'provider',
       'reason',
     ]),
-    eventsProduced: metrics.counter('maniac_events_produced_total', 'Completion events acknowledged by Kafka'),
-    eventsSpooled: metrics.counter('maniac_events_spooled_total', 'Completion events written to the local spool'),
+    eventsProduced: metrics.counter(
+      'maniac_events_produced_total',
+      'Completion events acknowledged by Kafka',
+    ),
+    eventsSpooled: metrics.counter(
+      'maniac_events_spooled_total',
+      'Completion events written to the local spool',
+    ),
     eventsReplayed: metrics.counter('maniac_events_replayed_total', 'Spooled events replayed into Kafka'),
-    eventsDropped: metrics.counter('maniac_events_dropped_total', 'Events that could not be kept', ['reason']),
+    eventsDropped: metrics.counter('maniac_events_dropped_total', 'Events that could not be kept', [
+      'reason',
+    ]),
     produceDuration: metrics.histogram(
       'maniac_produce_batch_seconds',
       'Time to produce one batch to Kafka',

@@ -52,7 +52,11 @@ function resolveExternal(slug: string, table: RoutingTable): PlannedAttempt {
   if (!table.hasProvider(parsed.provider)) {
     throw notFound(slug, `provider '${parsed.provider}' is not configured`);
   }
-  return { provider: parsed.provider, model: parsed.model, slug: canonicalSlug(parsed.provider, parsed.model) };
+  return {
+    provider: parsed.provider,
+    model: parsed.model,
+    slug: canonicalSlug(parsed.provider, parsed.model),
+  };
 }
 
 /**
@@ -60,7 +64,11 @@ function resolveExternal(slug: string, table: RoutingTable): PlannedAttempt {
  * `maniac:<label>:<slug>`), then each of `models`, then the container's fallbacks. Duplicates are dropped,
  * keeping the first occurrence.
  */
-export function planRoute(model: string | null | undefined, models: string[] | null | undefined, table: RoutingTable): RoutePlan {
+export function planRoute(
+  model: string | null | undefined,
+  models: string[] | null | undefined,
+  table: RoutingTable,
+): RoutePlan {
   const requested = model ?? models?.[0];
   if (requested === undefined || requested.trim() === '') {
     throw new ApiError(400, ErrorCodes.invalidRequest, 'No model given: set `model` (or `models`)', {

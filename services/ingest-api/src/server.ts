@@ -2,8 +2,13 @@ import { createHostContext, loadConfig, startHost, stopOnSignals } from '@maniac
 import { IngestApi } from './app.js';
 
 /** Standalone ingest-api: `node dist/server.js [--config path]`. */
-const configPath = process.argv.includes('--config') ? process.argv[process.argv.indexOf('--config') + 1] : undefined;
+const configPath = process.argv.includes('--config')
+  ? process.argv[process.argv.indexOf('--config') + 1]
+  : undefined;
 const config = loadConfig({ path: configPath });
 const ctx = createHostContext(config, 'ingest-api');
-const host = await startHost(ctx, [new IngestApi(ctx)], { host: config.server.host, port: config.server.port });
+const host = await startHost(ctx, [new IngestApi(ctx)], {
+  host: config.server.host,
+  port: config.server.port,
+});
 stopOnSignals(host, ctx.logger, config.server.shutdown_grace_ms);

@@ -119,7 +119,12 @@ describe('POST /v1/chat/completions (non-streaming)', () => {
       tags: ['t1'],
       finish_reason: 'stop',
     });
-    expect(event.usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 7, total_tokens: 19, cached_tokens: 0 });
+    expect(event.usage).toMatchObject({
+      prompt_tokens: 12,
+      completion_tokens: 7,
+      total_tokens: 19,
+      cached_tokens: 0,
+    });
     expect(event.upstream_id).toMatch(/^chatcmpl-UP/);
     expect(JSON.parse(event.metadata_json ?? 'null')).toEqual({ a: 1 });
     expect(JSON.parse(event.response_json ?? '{}').id).toBe(body.id);
@@ -128,20 +133,36 @@ describe('POST /v1/chat/completions (non-streaming)', () => {
 
   it('forwards every OpenAI parameter with its meaning intact', async () => {
     const tools = [
-      { type: 'function', function: { name: 'get_weather', description: 'w', parameters: { type: 'object' } } },
+      {
+        type: 'function',
+        function: { name: 'get_weather', description: 'w', parameters: { type: 'object' } },
+      },
     ];
     const req = {
       model: 'openai/gpt-4o',
       messages: [
         { role: 'developer', content: 'dev' },
-        { role: 'user', content: [{ type: 'text', text: 'hi' }, { type: 'image_url', image_url: { url: 'https://x/y.png' } }] },
-        { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{}' } }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'hi' },
+            { type: 'image_url', image_url: { url: 'https://x/y.png' } },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{}' } }],
+        },
         { role: 'tool', tool_call_id: 'c1', content: 'sunny' },
       ],
       tools,
       tool_choice: { type: 'function', function: { name: 'get_weather' } },
       parallel_tool_calls: false,
-      response_format: { type: 'json_schema', json_schema: { name: 's', schema: { type: 'object' }, strict: true } },
+      response_format: {
+        type: 'json_schema',
+        json_schema: { name: 's', schema: { type: 'object' }, strict: true },
+      },
       logprobs: true,
       top_logprobs: 2,
       logit_bias: { '50256': -100 },
@@ -162,7 +183,27 @@ describe('POST /v1/chat/completions (non-streaming)', () => {
     const res = await post(req);
     expect(res.status).toBe(200);
     const sent = mock.requests[0]?.body ?? {};
-    for (const k of ['messages', 'tools', 'tool_choice', 'parallel_tool_calls', 'response_format', 'logprobs', 'top_logprobs', 'logit_bias', 'frequency_penalty', 'presence_penalty', 'seed', 'stop', 'temperature', 'top_p', 'max_tokens', 'max_completion_tokens', 'n', 'user', 'service_tier'] as const) {
+    for (const k of [
+      'messages',
+      'tools',
+      'tool_choice',
+      'parallel_tool_calls',
+      'response_format',
+      'logprobs',
+      'top_logprobs',
+      'logit_bias',
+      'frequency_penalty',
+      'presence_penalty',
+      'seed',
+      'stop',
+      'temperature',
+      'top_p',
+      'max_tokens',
+      'max_completion_tokens',
+      'n',
+      'user',
+      'service_tier',
+    ] as const) {
       expect(sent[k], k).toEqual((req as Record<string, unknown>)[k]);
     }
     expect(sent.reasoning_effort).toBe('low');
@@ -181,7 +222,10 @@ describe('POST /v1/chat/completions (non-streaming)', () => {
     expect(sent.max_tokens).toBe(99);
 
     mock.reset();
-    const own = await post({ model: 'maniac/support-bot', messages: [{ role: 'system', content: 'mine' }, ...msgs] });
+    const own = await post({
+      model: 'maniac/support-bot',
+      messages: [{ role: 'system', content: 'mine' }, ...msgs],
+    });
     expect(own.status).toBe(200);
     expect((mock.requests[0]?.body.messages as unknown[]).length).toBe(2);
   });
@@ -275,7 +319,12 @@ describe('POST /v1/chat/completions (streaming)', () => {
     const id = chunks[0]?.id;
     expect(String(id)).toMatch(/^chatcmpl-/);
     for (const c of chunks) {
-      expect(c).toMatchObject({ id, object: 'chat.completion.chunk', model: 'openai/gpt-4o-mini', provider: 'openai' });
+      expect(c).toMatchObject({
+        id,
+        object: 'chat.completion.chunk',
+        model: 'openai/gpt-4o-mini',
+        provider: 'openai',
+      });
       expect(c).not.toHaveProperty('usage');
     }
     expect(chunks.every((c) => (c.choices as unknown[]).length > 0)).toBe(true);
@@ -283,14 +332,23 @@ describe('POST /v1/chat/completions (streaming)', () => {
     const event = await events.waitFor((e) => e.completion_id === id);
     expect(event.stream).toBe(true);
     expect(event.usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 5 });
-    const assembled = JSON.parse(event.response_json ?? '{}') as { choices: { message: { content: string } }[] };
+    const assembled = JSON.parse(event.response_json ?? '{}') as {
+      choices: { message: { content: string } }[];
+    };
     expect(assembled.choices[0]?.message.content).toBe('Hello from the mock.');
     expect(event.ttft_ms).not.toBeNull();
   });
 
   it('passes the usage chunk through when the client asks for it', async () => {
-    const res = await post({ model: 'openai/gpt-4o-mini', messages: msgs, stream: true, stream_options: { include_usage: true } });
-    const chunks = sseData(res.text).slice(0, -1).map((d) => JSON.parse(d) as Record<string, unknown>);
+    const res = await post({
+      model: 'openai/gpt-4o-mini',
+      messages: msgs,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks = sseData(res.text)
+      .slice(0, -1)
+      .map((d) => JSON.parse(d) as Record<string, unknown>);
     const last = chunks.at(-1) as Record<string, unknown>;
     expect(last.choices).toEqual([]);
     expect(last.usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 });
@@ -308,10 +366,14 @@ describe('POST /v1/chat/completions (streaming)', () => {
       intervalMs: 2,
     });
     const res = await post({ model: 'openai/gpt-4o', messages: msgs, stream: true });
-    const chunks = sseData(res.text).slice(0, -1).map((d) => JSON.parse(d) as { id: string; choices: { finish_reason: string | null }[] });
+    const chunks = sseData(res.text)
+      .slice(0, -1)
+      .map((d) => JSON.parse(d) as { id: string; choices: { finish_reason: string | null }[] });
     expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('tool_calls');
     const event = await events.waitFor((e) => e.completion_id === chunks[0]?.id);
-    const message = (JSON.parse(event.response_json ?? '{}') as { choices: { message: { tool_calls: unknown[] } }[] }).choices[0]?.message;
+    const message = (
+      JSON.parse(event.response_json ?? '{}') as { choices: { message: { tool_calls: unknown[] } }[] }
+    ).choices[0]?.message;
     expect(message?.tool_calls).toEqual([
       { id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
       { id: 'call_b', type: 'function', function: { name: 'get_time', arguments: '{"tz":"CET"}' } },
@@ -322,7 +384,12 @@ describe('POST /v1/chat/completions (streaming)', () => {
   it('falls back before the first byte (error status, reset, empty stream)', async () => {
     mock.script('gpt-4o', { kind: 'error', status: 503 });
     backup.script('llama-a', { kind: 'sse', events: [], done: false });
-    const res = await post({ model: 'openai/gpt-4o', models: ['groq/llama-a', 'openai/gpt-4o-mini'], messages: msgs, stream: true });
+    const res = await post({
+      model: 'openai/gpt-4o',
+      models: ['groq/llama-a', 'openai/gpt-4o-mini'],
+      messages: msgs,
+      stream: true,
+    });
     expect(res.status).toBe(200);
     const first = JSON.parse(sseData(res.text)[0] ?? '{}') as Record<string, unknown>;
     expect(first.model).toBe('openai/gpt-4o-mini');
@@ -337,7 +404,11 @@ describe('POST /v1/chat/completions (streaming)', () => {
   });
 
   it('a mid-stream disconnect ends with an error frame then [DONE], never a silent truncation', async () => {
-    mock.script('gpt-4o', { kind: 'sse', events: openAiStream({ pieces: ['a', 'b', 'c', 'd'] }), cutAfter: 3 });
+    mock.script('gpt-4o', {
+      kind: 'sse',
+      events: openAiStream({ pieces: ['a', 'b', 'c', 'd'] }),
+      cutAfter: 3,
+    });
     const res = await post({ model: 'openai/gpt-4o', messages: msgs, stream: true });
     expect(res.status).toBe(200);
     const data = sseData(res.text);
@@ -358,7 +429,11 @@ describe('POST /v1/chat/completions (streaming)', () => {
   });
 
   it('client disconnect aborts the upstream request and records client_cancelled', async () => {
-    mock.script('gpt-4o', { kind: 'sse', events: openAiStream({ pieces: Array.from({ length: 200 }, () => 'x') }), intervalMs: 20 });
+    mock.script('gpt-4o', {
+      kind: 'sse',
+      events: openAiStream({ pieces: Array.from({ length: 200 }, () => 'x') }),
+      intervalMs: 20,
+    });
     const controller = new AbortController();
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
       method: 'POST',
@@ -368,7 +443,9 @@ describe('POST /v1/chat/completions (streaming)', () => {
     });
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     const first = await reader.read();
-    const id = (JSON.parse(new TextDecoder().decode(first.value).split('\n')[0]?.slice(6) ?? '{}') as { id: string }).id;
+    const id = (
+      JSON.parse(new TextDecoder().decode(first.value).split('\n')[0]?.slice(6) ?? '{}') as { id: string }
+    ).id;
     controller.abort();
     const event = await events.waitFor((e) => e.completion_id === id);
     expect(event.status).toBe('client_cancelled');
@@ -379,16 +456,25 @@ describe('POST /v1/chat/completions (streaming)', () => {
 describe('the unmodified OpenAI SDK', () => {
   it('gets completions, streams and tool calls through the gateway', async () => {
     const client = new OpenAI({ apiKey: gw.apiKey, baseURL: `${gw.url}/v1` });
-    const done = await client.chat.completions.create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    const done = await client.chat.completions.create({
+      model: 'openai/gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     expect(done.choices[0]?.message.content).toBe('Hello from the mock upstream.');
 
-    mock.script('gpt-4o', { kind: 'json', body: openAiResponse({ toolCalls: [{ id: 'call_1', name: 'f', arguments: '{"x":1}' }] }) });
+    mock.script('gpt-4o', {
+      kind: 'json',
+      body: openAiResponse({ toolCalls: [{ id: 'call_1', name: 'f', arguments: '{"x":1}' }] }),
+    });
     const tool = await client.chat.completions.create({
       model: 'openai:gpt-4o',
       messages: [{ role: 'user', content: 'call f' }],
       tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }],
     });
-    expect(tool.choices[0]?.message.tool_calls?.[0]).toMatchObject({ id: 'call_1', function: { name: 'f', arguments: '{"x":1}' } });
+    expect(tool.choices[0]?.message.tool_calls?.[0]).toMatchObject({
+      id: 'call_1',
+      function: { name: 'f', arguments: '{"x":1}' },
+    });
 
     const stream = await client.chat.completions.create({
       model: 'openai/gpt-4o-mini',
@@ -400,7 +486,11 @@ describe('the unmodified OpenAI SDK', () => {
     expect(text).toBe('Hello from the mock.');
 
     mock.script('gpt-4o', { kind: 'sse', events: openAiStream({ pieces: ['a', 'b'] }), cutAfter: 2 });
-    const broken = await client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'x' }], stream: true });
+    const broken = await client.chat.completions.create({
+      model: 'openai/gpt-4o',
+      messages: [{ role: 'user', content: 'x' }],
+      stream: true,
+    });
     await expect(async () => {
       for await (const _ of broken) {
         // drain
@@ -437,14 +527,22 @@ describe('auth, validation and errors', () => {
   });
 
   it('422 in FastAPI shape for invalid bodies and invalid JSON', async () => {
-    const res = await post({ model: 'openai/gpt-4o', messages: [{ role: 'robot', content: 1 }], bogus: true });
+    const res = await post({
+      model: 'openai/gpt-4o',
+      messages: [{ role: 'robot', content: 1 }],
+      bogus: true,
+    });
     expect(res.status).toBe(422);
     const detail = res.json.detail as { loc: (string | number)[]; type: string }[];
     expect(detail.map((d) => d.type)).toEqual(expect.arrayContaining(['extra_forbidden', 'literal_error']));
     expect(detail.find((d) => d.type === 'extra_forbidden')?.loc).toEqual(['body', 'bogus']);
 
     const missing = await post({ model: 'openai/gpt-4o' });
-    expect(missing.json).toEqual({ detail: [expect.objectContaining({ loc: ['body', 'messages'], msg: 'Field required', type: 'missing' })] });
+    expect(missing.json).toEqual({
+      detail: [
+        expect.objectContaining({ loc: ['body', 'messages'], msg: 'Field required', type: 'missing' }),
+      ],
+    });
 
     const invalid = await post(null, { raw: '{"model": ' });
     expect(invalid.status).toBe(422);
@@ -453,13 +551,18 @@ describe('auth, validation and errors', () => {
 
   it('413 payload_too_large beyond the body limit', async () => {
     const big = 'x'.repeat(21 * 1024 * 1024);
-    const res = await post(null, { raw: JSON.stringify({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: big }] }) });
+    const res = await post(null, {
+      raw: JSON.stringify({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: big }] }),
+    });
     expect(res.status).toBe(413);
     expect((res.json.error as Record<string, unknown>).code).toBe('payload_too_large');
   });
 
   it('serves /api/v1 too, and JSON 404 for unknown routes', async () => {
-    expect((await post({ model: 'openai/gpt-4o-mini', messages: msgs }, { path: '/api/v1/chat/completions' })).status).toBe(200);
+    expect(
+      (await post({ model: 'openai/gpt-4o-mini', messages: msgs }, { path: '/api/v1/chat/completions' }))
+        .status,
+    ).toBe(200);
     const res = await fetch(`${gw.url}/v1/nothing`, { headers: { authorization: `Bearer ${gw.apiKey}` } });
     expect(res.status).toBe(404);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not_found');
@@ -469,7 +572,9 @@ describe('auth, validation and errors', () => {
     expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
     const ready = await fetch(`${gw.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(((await ready.json()) as { checks: Record<string, { ok: boolean }> }).checks.control_plane?.ok).toBe(true);
+    expect(
+      ((await ready.json()) as { checks: Record<string, { ok: boolean }> }).checks.control_plane?.ok,
+    ).toBe(true);
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
     expect(metrics).toContain('maniac_completions_total');
     expect(metrics).not.toContain(gw.apiKey);

@@ -35,7 +35,8 @@ export function isDataError(err: unknown): boolean {
 }
 
 export function describeError(err: unknown): string {
-  if (err instanceof ClickHouseError) return `ClickHouse error ${err.code}${err.type ? ` ${err.type}` : ''}: ${err.message}`;
+  if (err instanceof ClickHouseError)
+    return `ClickHouse error ${err.code}${err.type ? ` ${err.type}` : ''}: ${err.message}`;
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
     return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
@@ -68,7 +69,11 @@ export class ClickHouseSink {
     const [major] = await clickhouseVersion(this.client);
     this.insertSettings =
       major >= 20
-        ? { input_format_parallel_parsing: 0, max_insert_block_size: '10000000', min_insert_block_size_rows: '0' }
+        ? {
+            input_format_parallel_parsing: 0,
+            max_insert_block_size: '10000000',
+            min_insert_block_size_rows: '0',
+          }
         : {};
   }
 

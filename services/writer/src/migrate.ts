@@ -32,7 +32,10 @@ const FILE_RE = /^(\d{3,})_([A-Za-z0-9_-]+)\.sql$/;
 
 /** infra/clickhouse/migrations of this repository (from src/ and from dist/ alike). */
 export function defaultMigrationsDir(): string {
-  return process.env.MANIAC_MIGRATIONS_DIR ?? fileURLToPath(new URL('../../../infra/clickhouse/migrations/', import.meta.url));
+  return (
+    process.env.MANIAC_MIGRATIONS_DIR ??
+    fileURLToPath(new URL('../../../infra/clickhouse/migrations/', import.meta.url))
+  );
 }
 
 export function loadMigrations(dir: string = defaultMigrationsDir()): Migration[] {
@@ -40,7 +43,8 @@ export function loadMigrations(dir: string = defaultMigrationsDir()): Migration[
   for (const file of readdirSync(dir).sort()) {
     if (!file.endsWith('.sql')) continue;
     const match = FILE_RE.exec(file);
-    if (!match?.[1] || !match[2]) throw new MigrationError(`bad migration file name ${file}: expected NNN_name.sql`);
+    if (!match?.[1] || !match[2])
+      throw new MigrationError(`bad migration file name ${file}: expected NNN_name.sql`);
     const template = readFileSync(join(dir, file), 'utf8');
     migrations.push({
       version: Number(match[1]),

@@ -50,7 +50,13 @@ export class WriterMetrics {
       'Events sent to the dead-letter topic, by reason',
       ['reason'],
     );
-    this.outage = metrics.gauge('maniac_writer_clickhouse_outage', '1 while inserts are failing and consumption is paused');
-    this.outageRetries = metrics.counter('maniac_writer_insert_retries_total', 'Insert attempts retried after a failure');
+    this.outage = metrics.gauge(
+      'maniac_writer_clickhouse_outage',
+      '1 while inserts are failing and consumption is paused',
+    );
+    this.outageRetries = metrics.counter(
+      'maniac_writer_insert_retries_total',
+      'Insert attempts retried after a failure',
+    );
   }
 }

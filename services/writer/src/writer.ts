@@ -196,7 +196,11 @@ export class CompletionWriter implements HostedComponent {
     this.hooks = deps.hooks ?? {};
     this.kafka =
       deps.kafka ??
-      createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.client_id}-writer`, logger: deps.logger });
+      createKafka({
+        brokers: config.kafka.brokers,
+        clientId: `${config.kafka.client_id}-writer`,
+        logger: deps.logger,
+      });
     this.ownsClickHouse = deps.clickhouse === undefined;
     this.clickhouse = deps.clickhouse ?? createClickHouse(config.clickhouse);
     this.sink = new ClickHouseSink(this.clickhouse, this.options.database);
@@ -316,7 +320,11 @@ export class CompletionWriter implements HostedComponent {
 
   private async disconnect(): Promise<void> {
     this.state = 'stopped';
-    await Promise.allSettled([this.consumer?.disconnect(), this.producer?.disconnect(), this.admin?.disconnect()]);
+    await Promise.allSettled([
+      this.consumer?.disconnect(),
+      this.producer?.disconnect(),
+      this.admin?.disconnect(),
+    ]);
     this.consumer = null;
     this.producer = null;
     this.admin = null;
@@ -406,9 +414,16 @@ export class CompletionWriter implements HostedComponent {
           return;
         }
         const last = stored.get(partition);
-        state = { generation: this.generation, expected: last === undefined ? null : last + 1n, seekedTo: null };
+        state = {
+          generation: this.generation,
+          expected: last === undefined ? null : last + 1n,
+          seekedTo: null,
+        };
         this.partitions.set(partition, state);
-        this.logger.debug({ partition, resumeAt: state.expected?.toString() ?? 'earliest' }, 'partition position');
+        this.logger.debug(
+          { partition, resumeAt: state.expected?.toString() ?? 'earliest' },
+          'partition position',
+        );
       }
 
       const first = BigInt(firstOffset);
@@ -486,7 +501,8 @@ export class CompletionWriter implements HostedComponent {
         error,
       },
     });
-    if (!message.value || message.value.length === 0) return dead('decode', 'empty_value', 'message has no value');
+    if (!message.value || message.value.length === 0)
+      return dead('decode', 'empty_value', 'message has no value');
     try {
       const event = decodeCompletionEvent(message.value, message.headers ?? {});
       const row = projectCompletion(event, { topic, partition, offset: message.offset });
@@ -582,7 +598,10 @@ export class CompletionWriter implements HostedComponent {
     });
     if (items.length < all.length) {
       this.m.events.inc({ outcome: 'duplicate_skipped' }, all.length - items.length);
-      this.logger.warn({ skipped: all.length - items.length }, 'events already stored by another writer; skipped');
+      this.logger.warn(
+        { skipped: all.length - items.length },
+        'events already stored by another writer; skipped',
+      );
     }
 
     // Dead letters first: once a later offset of the partition is stored, resume would never revisit them.
@@ -631,7 +650,10 @@ export class CompletionWriter implements HostedComponent {
           // Find the offending rows: split the chunk, keeping offset order.
           const half = Math.ceil(chunk.length / 2);
           queue.splice(0, 1, chunk.slice(0, half), chunk.slice(half));
-          this.logger.warn({ rows: chunk.length, err: describeError(err) }, 'insert rejected; bisecting the batch');
+          this.logger.warn(
+            { rows: chunk.length, err: describeError(err) },
+            'insert rejected; bisecting the batch',
+          );
           continue;
         }
         throw new OutageError(err, queue.flat());
@@ -665,7 +687,9 @@ export class CompletionWriter implements HostedComponent {
     if (tail.size > 0) {
       await this.sink
         .recordOffsets(topic, tail)
-        .catch((err: unknown) => this.logger.warn({ err: describeError(err) }, 'could not record dead-letter offsets'));
+        .catch((err: unknown) =>
+          this.logger.warn({ err: describeError(err) }, 'could not record dead-letter offsets'),
+        );
     }
   }
 
@@ -689,7 +713,13 @@ export class CompletionWriter implements HostedComponent {
     for (const l of letters) {
       this.m.deadLettered.inc({ reason: l.reason });
       this.logger.warn(
-        { partition: l.partition, offset: l.offset.toString(), reason: l.reason, stage: l.stage, error: l.error },
+        {
+          partition: l.partition,
+          offset: l.offset.toString(),
+          reason: l.reason,
+          stage: l.stage,
+          error: l.error,
+        },
         'event dead-lettered',
       );
     }
@@ -719,7 +749,10 @@ export class CompletionWriter implements HostedComponent {
     if (!this.outage) {
       this.outage = { since: Date.now(), attempts: 0, lastError: message };
       this.m.outage.set(1);
-      this.logger.error({ err: message, buffered: this.buffer.length }, 'ClickHouse unavailable: pausing consumption');
+      this.logger.error(
+        { err: message, buffered: this.buffer.length },
+        'ClickHouse unavailable: pausing consumption',
+      );
       try {
         this.consumer?.pause([{ topic: this.options.topic }]);
       } catch (pauseErr) {
@@ -736,7 +769,9 @@ export class CompletionWriter implements HostedComponent {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      void this.lock.run(() => this.retryOutage()).catch((e: unknown) => this.logger.error({ err: e }, 'retry failed'));
+      void this.lock
+        .run(() => this.retryOutage())
+        .catch((e: unknown) => this.logger.error({ err: e }, 'retry failed'));
     }, jittered);
     this.retryTimer.unref();
   }

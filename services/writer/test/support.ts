@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import {
   createKafka,
@@ -155,7 +156,12 @@ export async function produce(
           return { key: e.completion_id, value, headers, ...(partition === undefined ? {} : { partition }) };
         }
         const p = e.partition ?? partition;
-        return { key: e.key, value: e.value, headers: e.headers, ...(p === undefined ? {} : { partition: p }) };
+        return {
+          key: e.key,
+          value: e.value,
+          headers: e.headers,
+          ...(p === undefined ? {} : { partition: p }),
+        };
       }),
     });
   } finally {
@@ -188,6 +194,116 @@ export async function deleteTopics(kafka: Kafka, topics: string[]): Promise<void
     if (toDelete.length > 0) await admin.deleteTopics({ topics: toDelete, timeout: 10_000 });
   } catch {
     // Best effort.
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * A TCP proxy in front of ClickHouse that can be taken down (connections reset, new ones refused) and brought
+ * back on the same port: a real outage for one client without touching the shared server.
+ */
+export class FlakyProxy {
+  private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  constructor(private readonly target: { host: string; port: number }) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async up(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = connect(this.target.port, this.target.host);
+      this.sockets.add(client);
+      this.sockets.add(upstream);
+      client.pipe(upstream).pipe(client);
+      const close = () => {
+        client.destroy();
+        upstream.destroy();
+        this.sockets.delete(client);
+        this.sockets.delete(upstream);
+      };
+      client.on('error', close).on('close', close);
+      upstream.on('error', close).on('close', close);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.port = (server.address() as AddressInfo).port;
+    this.server = server;
+  }
+
+  async down(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+export function clickhouseTarget(): { host: string; port: number } {
+  const url = new URL(CLICKHOUSE_URL);
+  return { host: url.hostname, port: Number(url.port || 8123) };
+}
+
+/** Sum of the group's committed offsets on a topic (−1 entries, i.e. none, count as 0). */
+export async function committedTotal(kafka: Kafka, groupId: string, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return (entry?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Reads every message of a topic from the beginning until `count` have arrived (or the deadline). */
+export async function readTopic(
+  kafka: Kafka,
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<{ key: string | null; value: Buffer | null; headers: Record<string, string>; offset: string }[]> {
+  const consumer = kafka.consumer({ groupId: uniqueName('reader'), maxWaitTimeInMs: 100 });
+  const out: { key: string | null; value: Buffer | null; headers: Record<string, string>; offset: string }[] =
+    [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) {
+          if (v !== undefined) headers[k] = (Array.isArray(v) ? v[0] : v)?.toString() ?? '';
+        }
+        out.push({
+          key: message.key?.toString() ?? null,
+          value: message.value,
+          headers,
+          offset: message.offset,
+        });
+      },
+    });
+    await waitFor(`${count} messages on ${topic}`, () => (out.length >= count ? true : undefined), timeoutMs);
+    return out;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+/** Messages currently in a topic (sum over partitions of high − low watermark). */
+export async function topicMessageCount(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
   } finally {
     await admin.disconnect();
   }

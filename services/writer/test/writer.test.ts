@@ -128,7 +128,14 @@ describe('writer projects completion events into ClickHouse', () => {
       kafka_topic: topic,
     });
     expect(JSON.parse(row!.attempts_json as string)).toEqual([
-      { provider: 'openai', model: 'gpt-4o-mini', status: 200, error_code: null, message: null, latency_ms: 118 },
+      {
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        status: 200,
+        error_code: null,
+        message: null,
+        latency_ms: 118,
+      },
     ]);
 
     // kafka_offsets holds the highest stored offset of every partition.
@@ -165,7 +172,12 @@ describe('writer projects completion events into ClickHouse', () => {
       expect(Object.fromEntries(Object.entries(sums!).map(([k, v]) => [k, Number(v)]))).toEqual(expected);
     }
     // Per-dimension: project × container × model.
-    const perKey = await queryRows<{ project_id: string; container: string; model: string; requests: string }>(
+    const perKey = await queryRows<{
+      project_id: string;
+      container: string;
+      model: string;
+      requests: string;
+    }>(
       ch,
       `SELECT project_id, container, model, sum(requests) AS requests FROM ${db}.usage_daily
        GROUP BY project_id, container, model ORDER BY project_id, container, model`,
@@ -175,9 +187,9 @@ describe('writer projects completion events into ClickHouse', () => {
       const key = `${e.project_id}|${e.container ?? ''}|${e.model ?? ''}`;
       counted.set(key, (counted.get(key) ?? 0) + 1);
     }
-    expect(new Map(perKey.map((r) => [`${r.project_id}|${r.container}|${r.model}`, Number(r.requests)]))).toEqual(
-      counted,
-    );
+    expect(
+      new Map(perKey.map((r) => [`${r.project_id}|${r.container}|${r.model}`, Number(r.requests)])),
+    ).toEqual(counted);
     // Hourly buckets: one event a minute over an hour → two hours.
     expect(await scalar(ch, `SELECT uniqExact(hour) FROM ${db}.usage_hourly`)).toBe(2);
   });

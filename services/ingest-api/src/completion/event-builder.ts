@@ -47,7 +47,11 @@ export function usageRecord(usage: ChatRes['usage'] | undefined): Usage | null {
   };
 }
 
-export function buildCompletionEvent(ctx: EventContext, outcome: CompletionOutcome, nowMs: number): CompletionEvent {
+export function buildCompletionEvent(
+  ctx: EventContext,
+  outcome: CompletionOutcome,
+  nowMs: number,
+): CompletionEvent {
   const req = ctx.request;
   return {
     event_id: randomUUID(),

@@ -11,8 +11,14 @@ import {
   type ResponseIdentity,
 } from '../providers/openai.js';
 import { SseParser, type SseEvent } from '../providers/sse.js';
-import { UpstreamClient, UpstreamFailure, classify, readBodyText, type UpstreamResponse } from '../providers/upstream.js';
-import { buildCompletionEvent, usageRecord, type CompletionOutcome, type EventContext } from './event-builder.js';
+import type { UpstreamClient } from '../providers/upstream.js';
+import { UpstreamFailure, classify, readBodyText, type UpstreamResponse } from '../providers/upstream.js';
+import {
+  buildCompletionEvent,
+  usageRecord,
+  type CompletionOutcome,
+  type EventContext,
+} from './event-builder.js';
 import { newCompletionId } from './identity.js';
 import type { PriceBook } from '../pricing/price-book.js';
 import type { IngestMetrics } from '../metrics.js';
@@ -70,7 +76,12 @@ function isJsonContentType(headers: UpstreamResponse['headers']): boolean {
 export class CompletionService {
   constructor(private readonly deps: CompletionServiceDeps) {}
 
-  private identity(attempt: PlannedAttempt, completionId: string, created: number, container: string | null): ResponseIdentity {
+  private identity(
+    attempt: PlannedAttempt,
+    completionId: string,
+    created: number,
+    container: string | null,
+  ): ResponseIdentity {
     return { id: completionId, created, model: attempt.slug, provider: attempt.provider, container };
   }
 
@@ -111,7 +122,12 @@ export class CompletionService {
     return { attempt: record, retryAfterS: retryAfterSeconds(res.headers), fatal };
   }
 
-  private failureFromError(err: unknown, attempt: PlannedAttempt, startedMs: number, signal: AbortSignal): AttemptFailure {
+  private failureFromError(
+    err: unknown,
+    attempt: PlannedAttempt,
+    startedMs: number,
+    signal: AbortSignal,
+  ): AttemptFailure {
     const failure = err instanceof UpstreamFailure ? err : classify(err, signal);
     return {
       attempt: {
@@ -140,16 +156,26 @@ export class CompletionService {
         { 'retry-after': String(retryAfter) },
       );
     }
-    return new ApiError(503, ErrorCodes.upstreamUnavailable, 'No upstream in the fallback plan could serve the request', {
-      attempts,
-    });
+    return new ApiError(
+      503,
+      ErrorCodes.upstreamUnavailable,
+      'No upstream in the fallback plan could serve the request',
+      {
+        attempts,
+      },
+    );
   }
 
   private plan(req: ChatReq) {
     return planRoute(req.model, req.models, this.deps.routing());
   }
 
-  private upstreamBody(req: ChatReq, attempt: PlannedAttempt, container: ReturnType<CompletionService['plan']>['container'], stream: boolean) {
+  private upstreamBody(
+    req: ChatReq,
+    attempt: PlannedAttempt,
+    container: ReturnType<CompletionService['plan']>['container'],
+    stream: boolean,
+  ) {
     return buildUpstreamRequest(req, {
       upstreamModel: attempt.model,
       container,
@@ -162,7 +188,11 @@ export class CompletionService {
     return this.deps.prices.spendNanos(attempt.provider, attempt.model, usageRecord(usage));
   }
 
-  private errorOutcome(error: ApiError | null, failures: AttemptFailure[], cancelled: boolean): CompletionOutcome {
+  private errorOutcome(
+    error: ApiError | null,
+    failures: AttemptFailure[],
+    cancelled: boolean,
+  ): CompletionOutcome {
     return {
       status: cancelled ? 'client_cancelled' : 'error',
       httpStatus: cancelled ? 499 : (error?.status ?? 500),
@@ -186,13 +216,26 @@ export class CompletionService {
     const completionId = newCompletionId();
     const created = Math.floor(ctx.receivedMs / 1000);
     const container = plan.container?.label ?? null;
-    const eventCtx: EventContext = { completionId, requestId: ctx.requestId, auth: ctx.auth, receivedMs: ctx.receivedMs, container, stream: false, request: req };
+    const eventCtx: EventContext = {
+      completionId,
+      requestId: ctx.requestId,
+      auth: ctx.auth,
+      receivedMs: ctx.receivedMs,
+      container,
+      stream: false,
+      request: req,
+    };
     const failures: AttemptFailure[] = [];
     for (const attempt of plan.attempts) {
       const startedMs = Date.now();
       let failure: AttemptFailure;
       try {
-        const res = await this.deps.upstream.post(attempt.provider, '/chat/completions', this.upstreamBody(req, attempt, plan.container, false), ctx.signal);
+        const res = await this.deps.upstream.post(
+          attempt.provider,
+          '/chat/completions',
+          this.upstreamBody(req, attempt, plan.container, false),
+          ctx.signal,
+        );
         if (res.status >= 200 && res.status < 300) {
           const text = await readBodyText(res, ctx.signal);
           let parsed: unknown;
@@ -214,7 +257,17 @@ export class CompletionService {
             finishReason: chatRes.choices[0]?.finish_reason ?? null,
             ttftMs: null,
             spendNanos: this.spend(attempt, chatRes.usage),
-            attempts: [...failures.map((f) => f.attempt), { provider: attempt.provider, model: attempt.slug, status: res.status, error_code: null, message: null, latency_ms: Date.now() - startedMs }],
+            attempts: [
+              ...failures.map((f) => f.attempt),
+              {
+                provider: attempt.provider,
+                model: attempt.slug,
+                status: res.status,
+                error_code: null,
+                message: null,
+                latency_ms: Date.now() - startedMs,
+              },
+            ],
           });
           return chatRes;
         }
@@ -223,7 +276,10 @@ export class CompletionService {
         failure = this.failureFromError(err, attempt, startedMs, ctx.signal);
       }
       failures.push(failure);
-      this.deps.metrics.attemptFailures.inc({ provider: attempt.provider, reason: failure.attempt.error_code ?? 'unknown' });
+      this.deps.metrics.attemptFailures.inc({
+        provider: attempt.provider,
+        reason: failure.attempt.error_code ?? 'unknown',
+      });
       if (failure.fatal === 'cancelled') {
         this.emit(req, eventCtx, this.errorOutcome(null, failures, true));
         return null;
@@ -248,7 +304,15 @@ export class CompletionService {
     const completionId = newCompletionId();
     const created = Math.floor(ctx.receivedMs / 1000);
     const container = plan.container?.label ?? null;
-    const eventCtx: EventContext = { completionId, requestId: ctx.requestId, auth: ctx.auth, receivedMs: ctx.receivedMs, container, stream: true, request: req };
+    const eventCtx: EventContext = {
+      completionId,
+      requestId: ctx.requestId,
+      auth: ctx.auth,
+      receivedMs: ctx.receivedMs,
+      container,
+      stream: true,
+      request: req,
+    };
     const clientWantsUsage = req.stream_options?.include_usage === true;
     const failures: AttemptFailure[] = [];
 
@@ -257,18 +321,28 @@ export class CompletionService {
       const identity = this.identity(attempt, completionId, created, container);
       let res: UpstreamResponse;
       try {
-        res = await this.deps.upstream.post(attempt.provider, '/chat/completions', this.upstreamBody(req, attempt, plan.container, true), ctx.signal);
+        res = await this.deps.upstream.post(
+          attempt.provider,
+          '/chat/completions',
+          this.upstreamBody(req, attempt, plan.container, true),
+          ctx.signal,
+        );
       } catch (err) {
         const failure = this.failureFromError(err, attempt, startedMs, ctx.signal);
         failures.push(failure);
-        if (failure.fatal === 'cancelled') return this.emit(req, eventCtx, this.errorOutcome(null, failures, true));
+        if (failure.fatal === 'cancelled')
+          return this.emit(req, eventCtx, this.errorOutcome(null, failures, true));
         continue;
       }
       if (res.status < 200 || res.status >= 300) {
         const failure = await this.failureFromResponse(res, attempt, startedMs, ctx.signal);
         failures.push(failure);
-        this.deps.metrics.attemptFailures.inc({ provider: attempt.provider, reason: failure.attempt.error_code ?? 'unknown' });
-        if (failure.fatal === 'cancelled') return this.emit(req, eventCtx, this.errorOutcome(null, failures, true));
+        this.deps.metrics.attemptFailures.inc({
+          provider: attempt.provider,
+          reason: failure.attempt.error_code ?? 'unknown',
+        });
+        if (failure.fatal === 'cancelled')
+          return this.emit(req, eventCtx, this.errorOutcome(null, failures, true));
         if (failure.fatal) {
           this.emit(req, eventCtx, this.errorOutcome(failure.fatal, failures, false));
           throw failure.fatal;
@@ -288,8 +362,12 @@ export class CompletionService {
         res.body.destroy();
         const failure = this.failureFromError(err, attempt, startedMs, ctx.signal);
         failures.push(failure);
-        this.deps.metrics.attemptFailures.inc({ provider: attempt.provider, reason: failure.attempt.error_code ?? 'unknown' });
-        if (failure.fatal === 'cancelled') return this.emit(req, eventCtx, this.errorOutcome(null, failures, true));
+        this.deps.metrics.attemptFailures.inc({
+          provider: attempt.provider,
+          reason: failure.attempt.error_code ?? 'unknown',
+        });
+        if (failure.fatal === 'cancelled')
+          return this.emit(req, eventCtx, this.errorOutcome(null, failures, true));
         continue;
       }
 
@@ -347,7 +425,10 @@ export class CompletionService {
           await handle(next.value);
         }
         if (!sawDone && !assembler.finished()) {
-          streamError = { code: 'upstream_stream_truncated', message: 'upstream stream ended before completion' };
+          streamError = {
+            code: 'upstream_stream_truncated',
+            message: 'upstream stream ended before completion',
+          };
         }
       } catch (err) {
         if (err instanceof StreamProtocolError) {
@@ -363,7 +444,15 @@ export class CompletionService {
 
       if (!cancelled && !out.destroyed) {
         if (streamError) {
-          await write(JSON.stringify({ error: { code: streamError.code, message: streamError.message, details: { request_id: ctx.requestId, provider: attempt.provider, model: attempt.slug } } })).catch(() => undefined);
+          await write(
+            JSON.stringify({
+              error: {
+                code: streamError.code,
+                message: streamError.message,
+                details: { request_id: ctx.requestId, provider: attempt.provider, model: attempt.slug },
+              },
+            }),
+          ).catch(() => undefined);
         }
         await write('[DONE]').catch(() => undefined);
         out.end();
@@ -383,7 +472,17 @@ export class CompletionService {
         finishReason: streamError ? 'error' : assembler.finishReason(),
         ttftMs,
         spendNanos: this.spend(attempt, chatRes.usage),
-        attempts: [...failures.map((f) => f.attempt), { provider: attempt.provider, model: attempt.slug, status: res.status, error_code: streamError?.code ?? null, message: streamError?.message ?? null, latency_ms: Date.now() - startedMs }],
+        attempts: [
+          ...failures.map((f) => f.attempt),
+          {
+            provider: attempt.provider,
+            model: attempt.slug,
+            status: res.status,
+            error_code: streamError?.code ?? null,
+            message: streamError?.message ?? null,
+            latency_ms: Date.now() - startedMs,
+          },
+        ],
       });
       return;
     }

@@ -2,7 +2,8 @@ import { encodeCompletionEvent, type CompletionEvent } from '@maniac-gateway/sch
 import { CompressionTypes, type Kafka, type Logger, type Producer } from '@maniac-gateway/runtime';
 import type { IngestMetrics } from '../metrics.js';
 import type { EventSink } from '../completion/service.js';
-import { Spool, type SpooledMessage } from './spool.js';
+import type { Spool } from './spool.js';
+import { type SpooledMessage } from './spool.js';
 
 export interface PublisherOptions {
   topic: string;
@@ -142,7 +143,11 @@ export class EventPublisher implements EventSink {
     } else {
       this.options.metrics.eventsDropped.inc({ reason: 'spool_full' }, batch.length);
       this.options.logger.error(
-        { events: batch.length, spool_bytes: this.options.spool.bytes(), max_bytes: this.options.spool.maxBytes },
+        {
+          events: batch.length,
+          spool_bytes: this.options.spool.bytes(),
+          max_bytes: this.options.spool.maxBytes,
+        },
         'spool full: completion events dropped (raise spool.max_bytes or restore Kafka)',
       );
     }

@@ -5,7 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { Spool, type SpooledMessage } from './spool.js';
 
 function msg(i: number): SpooledMessage {
-  return { key: `k${i}`, value: Buffer.from(`value-${i}-\u00e9\u{1F600}`), headers: { 'maniac-schema': 'x@1' } };
+  return {
+    key: `k${i}`,
+    value: Buffer.from(`value-${i}-\u00e9\u{1F600}`),
+    headers: { 'maniac-schema': 'x@1' },
+  };
 }
 
 describe('Spool', () => {

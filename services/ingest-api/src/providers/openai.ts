@@ -37,7 +37,13 @@ export interface UpstreamRequestContext {
   stream: boolean;
 }
 
-const DROPPED_KEYS = new Set<string>([...MANIAC_ONLY_CHAT_REQ_KEYS, 'reasoning', 'stream', 'stream_options', 'model']);
+const DROPPED_KEYS = new Set<string>([
+  ...MANIAC_ONLY_CHAT_REQ_KEYS,
+  'reasoning',
+  'stream',
+  'stream_options',
+  'model',
+]);
 
 /** The body sent to an OpenAI-compatible upstream. Null fields are omitted (null means "not set"). */
 export function buildUpstreamRequest(req: ChatReq, ctx: UpstreamRequestContext): Json {
@@ -95,7 +101,8 @@ function normaliseMessage(value: unknown): Json {
   const msg: Json = isObject(value) ? { ...value } : {};
   if (typeof msg.role !== 'string') msg.role = 'assistant';
   if (!('content' in msg)) msg.content = null;
-  if (typeof msg.reasoning_content === 'string' && msg.reasoning === undefined) msg.reasoning = msg.reasoning_content;
+  if (typeof msg.reasoning_content === 'string' && msg.reasoning === undefined)
+    msg.reasoning = msg.reasoning_content;
   return msg;
 }
 
@@ -130,7 +137,11 @@ export function toChatRes(upstream: unknown, identity: ResponseIdentity): ChatRe
  * Rewrites one upstream chunk for the client, or returns null to drop it (the usage-only chunk the gateway
  * requested for itself when the client did not ask for usage).
  */
-export function rewriteChunk(upstream: Json, identity: ResponseIdentity, clientWantsUsage: boolean): Json | null {
+export function rewriteChunk(
+  upstream: Json,
+  identity: ResponseIdentity,
+  clientWantsUsage: boolean,
+): Json | null {
   const choices = Array.isArray(upstream.choices) ? upstream.choices : [];
   if (!clientWantsUsage && choices.length === 0 && upstream.usage) return null;
   const out: Json = {
@@ -183,7 +194,14 @@ export class StreamAssembler {
       const index = typeof raw.index === 'number' ? raw.index : 0;
       let acc = this.choices.get(index);
       if (!acc) {
-        acc = { role: 'assistant', content: null, reasoning: null, refusal: null, toolCalls: new Map(), finishReason: null };
+        acc = {
+          role: 'assistant',
+          content: null,
+          reasoning: null,
+          refusal: null,
+          toolCalls: new Map(),
+          finishReason: null,
+        };
         this.choices.set(index, acc);
       }
       const delta = isObject(raw.delta) ? raw.delta : {};

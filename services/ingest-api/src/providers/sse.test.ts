@@ -12,7 +12,9 @@ function parseAll(chunks: (string | Uint8Array)[]): SseEvent[] {
 
 describe('SseParser', () => {
   it('parses data events, comments, multi-line data and CRLF', () => {
-    const events = parseAll([': keepalive\n\ndata: {"a":1}\n\nevent: x\r\ndata: l1\r\ndata: l2\r\n\r\ndata: [DONE]\n\n']);
+    const events = parseAll([
+      ': keepalive\n\ndata: {"a":1}\n\nevent: x\r\ndata: l1\r\ndata: l2\r\n\r\ndata: [DONE]\n\n',
+    ]);
     expect(events).toEqual([
       { event: null, data: '{"a":1}', id: null },
       { event: 'x', data: 'l1\nl2', id: null },
@@ -30,18 +32,23 @@ describe('SseParser', () => {
       { minLength: 1, maxLength: 8 },
     );
     fc.assert(
-      fc.property(payloads, fc.array(fc.nat(), { maxLength: 10 }), fc.constantFrom('\n', '\r\n', '\r'), (datas, cuts, eol) => {
-        const wire = Buffer.from(datas.map((d) => `data: ${d}${eol}${eol}`).join(''), 'utf8');
-        const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
-        const chunks: Uint8Array[] = [];
-        let prev = 0;
-        for (const p of points) {
-          chunks.push(wire.subarray(prev, p));
-          prev = p;
-        }
-        chunks.push(wire.subarray(prev));
-        expect(parseAll(chunks).map((e) => e.data)).toEqual(datas);
-      }),
+      fc.property(
+        payloads,
+        fc.array(fc.nat(), { maxLength: 10 }),
+        fc.constantFrom('\n', '\r\n', '\r'),
+        (datas, cuts, eol) => {
+          const wire = Buffer.from(datas.map((d) => `data: ${d}${eol}${eol}`).join(''), 'utf8');
+          const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
+          const chunks: Uint8Array[] = [];
+          let prev = 0;
+          for (const p of points) {
+            chunks.push(wire.subarray(prev, p));
+            prev = p;
+          }
+          chunks.push(wire.subarray(prev));
+          expect(parseAll(chunks).map((e) => e.data)).toEqual(datas);
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -7,7 +7,8 @@ import type { ProviderConfig } from '@maniac-gateway/runtime';
  * whether another attempt makes sense.
  */
 
-export type UpstreamFailureKind = 'connect' | 'timeout' | 'idle_timeout' | 'reset' | 'cancelled' | 'too_large';
+export type UpstreamFailureKind =
+  'connect' | 'timeout' | 'idle_timeout' | 'reset' | 'cancelled' | 'too_large';
 
 export class UpstreamFailure extends Error {
   constructor(

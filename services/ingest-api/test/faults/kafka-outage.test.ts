@@ -26,7 +26,11 @@ async function chat(host: TestHost, stream: boolean): Promise<string> {
   const res = await fetch(`${host.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${host.apiKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream }),
+    body: JSON.stringify({
+      model: 'openai/gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream,
+    }),
   });
   expect(res.status).toBe(200);
   const text = await res.text();
@@ -67,10 +71,13 @@ describe('Kafka outage', () => {
     // Concurrency too: a burst while the producer is failing.
     ids.push(...(await Promise.all(Array.from({ length: 20 }, (_, i) => chat(host, i % 3 === 0)))));
 
-    await pollUntil(async () => ((await metric(host, 'maniac_events_spooled_total')) >= ids.length ? true : undefined), {
-      timeoutMs: 60_000,
-      message: 'events not spooled',
-    });
+    await pollUntil(
+      async () => ((await metric(host, 'maniac_events_spooled_total')) >= ids.length ? true : undefined),
+      {
+        timeoutMs: 60_000,
+        message: 'events not spooled',
+      },
+    );
     const ready = (await (await fetch(`${host.url}/readyz`)).json()) as {
       status: string;
       checks: Record<string, { ok: boolean; reason?: string }>;
