@@ -11,3 +11,5 @@ export * from './auth-hook.js';
 export * from './service-host.js';
 export * from './sql.js';
 export * from './clickhouse.js';
+export * from './sql.js';
+export * from './clickhouse.js';

@@ -1,56 +1,7 @@
 /**
- * The one way SQL text is built from values. ClickHouse 18.16 (the CI server) has no server-side query
- * parameters, so every value that reaches a query goes through {@link sqlLiteral}: strings are quoted and
- * escaped, numbers validated, identifiers checked against a strict pattern. Use the {@link sql} tag:
- *
- * ```ts
- * const q = sql`SELECT * FROM ${ident(db)}.completions WHERE project_id = ${projectId} LIMIT ${limit}`;
- * await client.query({ query: q.text, format: 'JSONEachRow' });
- * ```
+ * The one place SQL literals are made. ClickHouse 18.16 has no server-side query parameters, so every value
+ * that reaches a query goes through these functions; nothing else pastes input into SQL.
  */
-
-export class SqlError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SqlError';
-  }
-}
-
-/** A fragment of SQL text that is trusted as is (built by `sql`, `ident` or `raw`). */
-export class SqlFragment {
-  constructor(readonly text: string) {}
-  toString(): string {
-    return this.text;
-  }
-}
-
-export type SqlValue =
-  | string
-  | number
-  | bigint
-  | boolean
-  | null
-  | Date
-  | SqlFragment
-  | readonly (string | number | bigint | boolean | null)[];
-
-const IDENT_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** True for a plain identifier (database, table, column name) that needs no quoting. */
-export function isSqlIdentifier(name: string): boolean {
-  return IDENT_RE.test(name) && name.length <= 128;
-}
-
-/** A validated identifier (letters, digits, `_`; not starting with a digit). Throws SqlError otherwise. */
-export function ident(name: string): SqlFragment {
-  if (!isSqlIdentifier(name)) throw new SqlError(`invalid SQL identifier: ${JSON.stringify(name)}`);
-  return new SqlFragment(name);
-}
-
-/** Trusted SQL text (keywords chosen by code, never user input). */
-export function raw(text: string): SqlFragment {
-  return new SqlFragment(text);
-}
 
 const ESCAPES: Record<string, string> = {
   '\\': '\\\\',
@@ -63,70 +14,25 @@ const ESCAPES: Record<string, string> = {
   '\f': '\\f',
 };
 
-/**
- * A ClickHouse string literal: `'` + s + `'` with backslash, quote, NUL and the usual control characters
- * escaped. Everything else (non-ASCII, emoji) is sent as UTF-8 and round-trips exactly.
- */
+/** A ClickHouse string literal: `'…'` with backslash escapes; round-trips any JS string exactly. */
 export function sqlString(value: string): string {
   return `'${value.replace(/[\\'\n\r\t\0\b\f]/g, (c) => ESCAPES[c] ?? c)}'`;
 }
 
-/** An integer literal; throws for non-integers and unsafe (imprecise) numbers. */
-export function sqlInteger(value: number | bigint): string {
+/** An integer literal; throws on anything that is not a safe integer. */
+export function sqlInt(value: number | bigint): string {
   if (typeof value === 'bigint') return value.toString();
-  if (!Number.isSafeInteger(value)) throw new SqlError(`not a safe integer: ${String(value)}`);
+  if (!Number.isSafeInteger(value)) throw new TypeError(`not a safe integer: ${String(value)}`);
   return String(value);
 }
 
-/** Any literal: strings quoted, integers/finite numbers validated, booleans as 1/0, null as NULL. */
-export function sqlLiteral(value: Exclude<SqlValue, SqlFragment | readonly unknown[]>): string {
-  if (value === null) return 'NULL';
-  switch (typeof value) {
-    case 'string':
-      return sqlString(value);
-    case 'bigint':
-      return sqlInteger(value);
-    case 'number':
-      if (Number.isInteger(value)) return sqlInteger(value);
-      if (!Number.isFinite(value)) throw new SqlError(`not a finite number: ${String(value)}`);
-      return String(value);
-    case 'boolean':
-      return value ? '1' : '0';
-    default:
-      if (value instanceof Date) {
-        const ms = value.getTime();
-        if (!Number.isFinite(ms)) throw new SqlError('invalid date');
-        return `toDateTime(${sqlInteger(Math.floor(ms / 1000))})`;
-      }
-      throw new SqlError(`unsupported SQL value of type ${typeof value}`);
-  }
+/** `(a, b, c)` for IN lists; an empty list is `(NULL)` so `x IN (NULL)` matches nothing. */
+export function sqlStringList(values: readonly string[]): string {
+  return values.length === 0 ? '(NULL)' : `(${values.map(sqlString).join(', ')})`;
 }
 
-function formatValue(value: SqlValue): string {
-  if (value instanceof SqlFragment) return value.text;
-  if (Array.isArray(value)) {
-    // An array literal `[…]` (for Array columns and has()); use inList() for `IN (…)`.
-    return `[${(value as readonly (string | number | bigint | boolean | null)[]).map(sqlLiteral).join(', ')}]`;
-  }
-  return sqlLiteral(value as Exclude<SqlValue, SqlFragment | readonly unknown[]>);
-}
-
-/** `(a, b, c)` for `x IN ${inList(values)}`; an empty list becomes `(NULL)`, which matches nothing. */
-export function inList(values: readonly (string | number | bigint)[]): SqlFragment {
-  if (values.length === 0) return new SqlFragment('(NULL)');
-  return new SqlFragment(`(${values.map((v) => sqlLiteral(v)).join(', ')})`);
-}
-
-/** Tagged template: interpolated values are formatted as literals; fragments are inserted as they are. */
-export function sql(strings: TemplateStringsArray, ...values: SqlValue[]): SqlFragment {
-  let text = strings[0] ?? '';
-  for (let i = 0; i < values.length; i++) {
-    text += formatValue(values[i] as SqlValue) + (strings[i + 1] ?? '');
-  }
-  return new SqlFragment(text);
-}
-
-/** Joins fragments with a separator (e.g. `AND` between conditions). */
-export function joinSql(fragments: readonly SqlFragment[], separator: string): SqlFragment {
-  return new SqlFragment(fragments.map((f) => f.text).join(separator));
+/** A validated identifier (database/table names come from config, never from requests). */
+export function sqlIdentifier(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new TypeError(`invalid SQL identifier: ${name}`);
+  return name;
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import {
+  createClickHouse,
   ensureTopics,
   installAuth,
   type ControlPlane,
@@ -9,7 +10,11 @@ import {
   type Logger,
   type Metrics,
   type ReadinessCheck,
+  type ClickHouseClient,
 } from '@maniac-gateway/runtime';
+import { ClickHouseExistingIds } from './register/existing-ids.js';
+import { RegisterService } from './register/register-service.js';
+import { registerRegisterRoutes } from './routes/register.js';
 import { CompletionService } from './completion/service.js';
 import { EventPublisher } from './events/publisher.js';
 import { Spool } from './events/spool.js';
@@ -37,6 +42,8 @@ export class IngestApi implements HostedComponent {
   readonly upstream: UpstreamClient;
   readonly service: CompletionService;
   readonly prices: PriceBook;
+  readonly register: RegisterService;
+  private readonly clickhouse: ClickHouseClient;
 
   constructor(private readonly deps: IngestDeps) {
     const { config, logger } = deps;
@@ -65,11 +72,21 @@ export class IngestApi implements HostedComponent {
       logger,
       metrics,
     });
+    // ClickHouse is read only by register (to skip examples already stored), never on the chat path.
+    this.clickhouse = createClickHouse(config.clickhouse, { requestTimeoutMs: 10_000 });
+    this.register = new RegisterService({
+      events: this.publisher,
+      prices: this.prices,
+      existing: new ClickHouseExistingIds(this.clickhouse, config.clickhouse.database),
+      hasContainer: (label) => containers.has(label),
+      logger,
+    });
   }
 
   readonly plugin = async (app: FastifyInstance): Promise<void> => {
     installAuth(app, this.deps.controlPlane);
     registerChatRoutes(app, this.service);
+    registerRegisterRoutes(app, this.register);
   };
 
   async start(): Promise<void> {
@@ -97,5 +114,6 @@ export class IngestApi implements HostedComponent {
   async stop(): Promise<void> {
     await this.publisher.stop();
     await this.upstream.close();
+    await this.clickhouse.close();
   }
 }
