@@ -11,5 +11,3 @@ export * from './auth-hook.js';
 export * from './service-host.js';
 export * from './sql.js';
 export * from './clickhouse.js';
-export * from './sql.js';
-export * from './clickhouse.js';

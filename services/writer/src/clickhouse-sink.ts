@@ -1,5 +1,5 @@
 import { ClickHouseError, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
-import { clickhouseVersion, ident, sql } from '@maniac-gateway/runtime';
+import { sqlIdentifier, sqlString } from '@maniac-gateway/runtime';
 import type { CompletionRow } from './projection.js';
 
 /**
@@ -52,7 +52,7 @@ export class ClickHouseSink {
     private readonly client: ClickHouseClient,
     database: string,
   ) {
-    this.db = ident(database).text;
+    this.db = sqlIdentifier(database);
   }
 
   get database(): string {
@@ -66,7 +66,9 @@ export class ClickHouseSink {
    * max_insert_block_size).
    */
   async init(): Promise<void> {
-    const [major] = await clickhouseVersion(this.client);
+    const rs = await this.client.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' });
+    const [row] = await rs.json<{ v: string }>();
+    const major = Number((row?.v ?? '0').split('.')[0]);
     this.insertSettings =
       major >= 20
         ? {
@@ -89,8 +91,8 @@ export class ClickHouseSink {
   /** The highest stored (or dead-lettered) offset per partition of a topic. */
   async storedOffsets(topic: string): Promise<Map<number, bigint>> {
     const rs = await this.client.query({
-      query: sql`SELECT kafka_partition AS partition, toString(max(last_offset)) AS last
-        FROM ${ident(this.db)}.kafka_offsets WHERE kafka_topic = ${topic} GROUP BY kafka_partition`.text,
+      query: `SELECT kafka_partition AS partition, toString(max(last_offset)) AS last
+        FROM ${this.db}.kafka_offsets WHERE kafka_topic = ${sqlString(topic)} GROUP BY kafka_partition`,
       format: 'JSONEachRow',
     });
     const rows = await rs.json<{ partition: number; last: string }>();

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { ident, sql, type Logger } from '@maniac-gateway/runtime';
+import { sqlIdentifier, type Logger } from '@maniac-gateway/runtime';
 
 /**
  * ClickHouse schema migrations: `infra/clickhouse/migrations/NNN_name.sql`, applied in order and recorded in
@@ -67,8 +67,7 @@ export function loadMigrations(dir: string = defaultMigrationsDir()): Migration[
 
 /** Substitutes `{db}` with a validated database identifier. */
 export function renderMigration(template: string, database: string): string {
-  const db = ident(database).text;
-  return template.replaceAll('{db}', db);
+  return template.replaceAll('{db}', sqlIdentifier(database));
 }
 
 /**
@@ -145,17 +144,17 @@ export interface MigrateResult {
 
 /** Creates the database if needed and applies the migrations not yet recorded. Safe to run again. */
 export async function migrate(client: ClickHouseClient, options: MigrateOptions): Promise<MigrateResult> {
-  const db = ident(options.database);
+  const db = sqlIdentifier(options.database);
   const migrations = options.migrations ?? loadMigrations(options.dir);
-  await client.command({ query: sql`CREATE DATABASE IF NOT EXISTS ${db}`.text });
+  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
   await client.command({
-    query: sql`CREATE TABLE IF NOT EXISTS ${db}.schema_migrations
+    query: `CREATE TABLE IF NOT EXISTS ${db}.schema_migrations
       (version UInt32, name String, checksum String, applied_at DateTime('UTC') DEFAULT now())
-      ENGINE = ReplacingMergeTree ORDER BY version`.text,
+      ENGINE = ReplacingMergeTree ORDER BY version`,
   });
   const rs = await client.query({
-    query: sql`SELECT version, any(name) AS name, any(checksum) AS checksum
-      FROM ${db}.schema_migrations GROUP BY version`.text,
+    query: `SELECT version, any(name) AS name, any(checksum) AS checksum
+      FROM ${db}.schema_migrations GROUP BY version`,
     format: 'JSONEachRow',
   });
   const recorded = new Map(
@@ -185,8 +184,8 @@ export async function migrate(client: ClickHouseClient, options: MigrateOptions)
       }
     }
     await client.insert({
-      table: `${db.text}.schema_migrations`,
-      values: [{ version: m.version, name: m.name, checksum: m.checksum }],
+      table: `${db}.schema_migrations`,
+      values: [{ version: m.version, name: m.name, checksum: m.checksum, applied_at: Math.floor(Date.now() / 1000) }],
       format: 'JSONEachRow',
     });
     options.logger.info({ migration: m.file, database: options.database }, 'migration applied');

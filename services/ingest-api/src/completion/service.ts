@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { Writable } from 'node:stream';
 import type { Attempt, ChatReq, ChatRes, CompletionEvent } from '@maniac-gateway/schemas';
 import { ApiError, ErrorCodes, type AuthContext, type Logger } from '@maniac-gateway/runtime';
 import { planRoute, type PlannedAttempt, type RoutingTable } from '../routing.js';
@@ -299,7 +299,7 @@ export class CompletionService {
    * so failures before the first byte fall back or become a normal JSON error (thrown); after it, failures end
    * the stream with an error frame and `[DONE]`.
    */
-  async stream(req: ChatReq, ctx: RequestContext, out: ServerResponse, commit: () => void): Promise<void> {
+  async stream(req: ChatReq, ctx: RequestContext, out: Writable, commit: () => void): Promise<void> {
     const plan = this.plan(req);
     const completionId = newCompletionId();
     const created = Math.floor(ctx.receivedMs / 1000);

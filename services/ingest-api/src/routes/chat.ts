@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { ChatReq, validate } from '@maniac-gateway/schemas';
 import { ValidationFailure, requireAuth } from '@maniac-gateway/runtime';
@@ -20,18 +21,18 @@ export function registerChatRoutes(app: FastifyInstance, service: CompletionServ
     const ctx: RequestContext = { requestId: request.id, auth, receivedMs, signal: abort.signal };
 
     if (req.stream === true) {
+      // The SSE body is a stream handed to Fastify once the first upstream event is in (so hooks, access log
+      // and metrics still apply); until then a failure can still become a JSON error.
+      const body = new PassThrough();
       let committed = false;
-      await service.stream(req, ctx, reply.raw, () => {
+      await service.stream(req, ctx, body, () => {
         committed = true;
-        reply.hijack();
-        reply.raw.writeHead(200, {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-cache',
-          connection: 'keep-alive',
-          'x-accel-buffering': 'no',
-          'x-request-id': request.id,
-        });
-        reply.raw.flushHeaders();
+        reply
+          .code(200)
+          .header('content-type', 'text/event-stream; charset=utf-8')
+          .header('cache-control', 'no-cache')
+          .header('x-accel-buffering', 'no')
+          .send(body);
       });
       if (!committed) {
         // The client left before anything was sent.
