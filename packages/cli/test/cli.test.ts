@@ -1,0 +1,39 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { testEnv, uniqueName } from '@maniac-gateway/testkit';
+
+const run = promisify(execFile);
+const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
+
+function cli(args: string[], prefix: string) {
+  return run(tsx, ['--conditions=development', main, ...args], {
+    env: { ...process.env, KAFKA_BROKERS: testEnv().brokers, MANIAC_TOPIC_PREFIX: prefix, LOG_LEVEL: 'silent' },
+    timeout: 90_000,
+  });
+}
+
+describe('maniac-gateway CLI', () => {
+  it('creates projects and keys (printed once), lists them without secrets, and revokes', async () => {
+    const prefix = `${uniqueName('cli')}.`;
+    const created = await cli(['projects', 'create', 'acme'], prefix);
+    expect(JSON.parse(created.stdout)).toMatchObject({ name: 'acme' });
+
+    const key = await cli(['keys', 'create', '--project', 'acme', '--name', 'ci'], prefix);
+    const secret = key.stdout.trim();
+    expect(secret).toMatch(/^mgw_[A-Za-z0-9_-]{43}$/);
+    expect(key.stderr).toContain('not shown again');
+
+    const list = await cli(['keys', 'list', '--project', 'acme'], prefix);
+    expect(list.stdout).toContain('active');
+    expect(list.stdout).not.toContain(secret);
+    const keyId = list.stdout.split('\t')[0] as string;
+    expect(keyId).toMatch(/^key_/);
+
+    await cli(['keys', 'revoke', keyId], prefix);
+    expect((await cli(['keys', 'list'], prefix)).stdout).toContain('revoked');
+    await expect(cli(['keys', 'create', '--project', 'nope'], prefix)).rejects.toThrow(/no project named nope/);
+  });
+});
