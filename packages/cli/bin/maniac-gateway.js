@@ -15,7 +15,13 @@ if (existsSync(built)) {
   const tsx = createRequire(import.meta.url).resolve('tsx');
   const result = spawnSync(
     process.execPath,
-    ['--conditions=development', '--import', pathToFileURL(tsx).href, join(here, '..', 'src', 'main.ts'), ...process.argv.slice(2)],
+    [
+      '--conditions=development',
+      '--import',
+      pathToFileURL(tsx).href,
+      join(here, '..', 'src', 'main.ts'),
+      ...process.argv.slice(2),
+    ],
     { stdio: 'inherit' },
   );
   process.exit(result.status ?? 1);

@@ -10,7 +10,12 @@ const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.
 
 function cli(args: string[], prefix: string) {
   return run(tsx, ['--conditions=development', main, ...args], {
-    env: { ...process.env, KAFKA_BROKERS: testEnv().brokers, MANIAC_TOPIC_PREFIX: prefix, LOG_LEVEL: 'silent' },
+    env: {
+      ...process.env,
+      KAFKA_BROKERS: testEnv().brokers,
+      MANIAC_TOPIC_PREFIX: prefix,
+      LOG_LEVEL: 'silent',
+    },
     timeout: 90_000,
   });
 }
@@ -34,6 +39,8 @@ describe('maniac-gateway CLI', () => {
 
     await cli(['keys', 'revoke', keyId], prefix);
     expect((await cli(['keys', 'list'], prefix)).stdout).toContain('revoked');
-    await expect(cli(['keys', 'create', '--project', 'nope'], prefix)).rejects.toThrow(/no project named nope/);
+    await expect(cli(['keys', 'create', '--project', 'nope'], prefix)).rejects.toThrow(
+      /no project named nope/,
+    );
   });
 });
