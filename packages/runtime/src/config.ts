@@ -172,9 +172,10 @@ function readConfigFile(path: string): unknown {
 }
 
 function formatIssuePath(path: readonly PropertyKey[]): string {
-  return path.length === 0
-    ? '(root)'
-    : path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.');
+  if (path.length === 0) return '(root)';
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`))
+    .join('');
 }
 
 export interface LoadConfigOptions {
