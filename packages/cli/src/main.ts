@@ -56,6 +56,16 @@ program
       port: cfg.server.port,
     });
     stopOnSignals(host, ctx.logger, cfg.server.shutdown_grace_ms);
+    // First run: a project and a key so a newcomer can make a request right away (printed once, never logged).
+    if (ctx.controlPlane.projects().length === 0 && process.env.MANIAC_NO_BOOTSTRAP !== '1') {
+      const project = await ctx.controlPlane.createProject('default');
+      const { key } = await ctx.controlPlane.createKey(project.id, 'bootstrap');
+      console.error(
+        `\nFirst start: created project "default" and an API key (shown once, store it now):\n\n  ${key}\n\n` +
+          `Try: curl ${host.url}/v1/chat/completions -H "Authorization: Bearer ${key}" ` +
+          `-H 'content-type: application/json' -d '{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'\n`,
+      );
+    }
   });
 
 const projects = program.command('projects').description('manage projects');
