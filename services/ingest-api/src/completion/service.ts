@@ -1,18 +1,29 @@
 import type { Writable } from 'node:stream';
 import type { Attempt, ChatReq, ChatRes, CompletionEvent } from '@maniac-gateway/schemas';
 import { ApiError, ErrorCodes, type AuthContext, type Logger } from '@maniac-gateway/runtime';
-import { planRoute, type PlannedAttempt, type RoutingTable } from '../routing.js';
+import { planRoute, type PlannedAttempt, type RoutePlan, type RoutingTable } from '../routing.js';
 import {
   StreamAssembler,
-  buildUpstreamRequest,
   rewriteChunk,
   toChatRes,
   upstreamErrorMessage,
   type ResponseIdentity,
 } from '../providers/openai.js';
-import { SseParser, type SseEvent } from '../providers/sse.js';
-import type { UpstreamClient } from '../providers/upstream.js';
-import { UpstreamFailure, classify, readBodyText, type UpstreamResponse } from '../providers/upstream.js';
+import {
+  StreamProtocolError,
+  type Json,
+  type ProviderAdapter,
+  type UpstreamRequestContext,
+} from '../providers/adapter.js';
+import { adapterFor } from '../providers/registry.js';
+import { SseParser } from '../providers/sse.js';
+import {
+  UpstreamFailure,
+  classify,
+  readBodyText,
+  type UpstreamClient,
+  type UpstreamResponse,
+} from '../providers/upstream.js';
 import {
   buildCompletionEvent,
   usageRecord,
@@ -52,6 +63,8 @@ interface AttemptFailure {
   retryAfterS: number | null;
   /** Set when the failure must end the plan (client error, or the client left). */
   fatal: ApiError | 'cancelled' | null;
+  /** The attempt was skipped because the provider cannot honour a parameter (501). */
+  unsupported: ApiError | null;
 }
 
 function retryAfterSeconds(headers: UpstreamResponse['headers']): number | null {
@@ -69,6 +82,26 @@ function isJsonContentType(headers: UpstreamResponse['headers']): boolean {
   return typeof ct === 'string' && ct.includes('application/json');
 }
 
+/** One attempt in flight: the plan entry, its adapter and request context, and when it started. */
+interface AttemptRun {
+  attempt: PlannedAttempt;
+  adapter: ProviderAdapter;
+  rctx: UpstreamRequestContext;
+  startedMs: number;
+}
+
+/** Per-request state shared by both modes. */
+interface RequestRun {
+  req: ChatReq;
+  ctx: RequestContext;
+  plan: RoutePlan;
+  completionId: string;
+  created: number;
+  container: string | null;
+  eventCtx: EventContext;
+  failures: AttemptFailure[];
+}
+
 /**
  * Runs a chat completion through its fallback plan: non-streamed (`complete`) or streamed (`stream`), and emits
  * exactly one event per request (unless `store` is false) whatever the outcome.
@@ -76,25 +109,71 @@ function isJsonContentType(headers: UpstreamResponse['headers']): boolean {
 export class CompletionService {
   constructor(private readonly deps: CompletionServiceDeps) {}
 
-  private identity(
-    attempt: PlannedAttempt,
-    completionId: string,
-    created: number,
-    container: string | null,
-  ): ResponseIdentity {
-    return { id: completionId, created, model: attempt.slug, provider: attempt.provider, container };
+  private begin(req: ChatReq, ctx: RequestContext, stream: boolean): RequestRun {
+    const plan = planRoute(req.model, req.models, this.deps.routing());
+    const completionId = newCompletionId();
+    const container = plan.container?.label ?? null;
+    return {
+      req,
+      ctx,
+      plan,
+      completionId,
+      created: Math.floor(ctx.receivedMs / 1000),
+      container,
+      eventCtx: {
+        completionId,
+        requestId: ctx.requestId,
+        auth: ctx.auth,
+        receivedMs: ctx.receivedMs,
+        container,
+        stream,
+        request: req,
+      },
+      failures: [],
+    };
   }
 
-  private emit(req: ChatReq, ctx: EventContext, outcome: CompletionOutcome): void {
-    this.deps.metrics.completions.inc({ status: outcome.status, stream: String(ctx.stream) });
-    if (req.store === false) return;
-    this.deps.events.emit(buildCompletionEvent(ctx, outcome, Date.now()));
+  private identity(run: RequestRun, attempt: PlannedAttempt): ResponseIdentity {
+    return {
+      id: run.completionId,
+      created: run.created,
+      model: attempt.slug,
+      provider: attempt.provider,
+      container: run.container,
+    };
+  }
+
+  private emit(run: RequestRun, outcome: CompletionOutcome): void {
+    this.deps.metrics.completions.inc({ status: outcome.status, stream: String(run.eventCtx.stream) });
+    if (run.req.store === false) return;
+    this.deps.events.emit(buildCompletionEvent(run.eventCtx, outcome, Date.now()));
+  }
+
+  private prepare(run: RequestRun, attempt: PlannedAttempt, stream: boolean): AttemptRun {
+    const provider = this.deps.upstream.config(attempt.provider);
+    return {
+      attempt,
+      adapter: adapterFor(provider.kind),
+      rctx: {
+        upstreamModel: attempt.model,
+        container: run.plan.container,
+        provider,
+        providerName: attempt.provider,
+        stream,
+      },
+      startedMs: Date.now(),
+    };
+  }
+
+  /** Builds and sends one attempt's upstream request. */
+  private send(run: RequestRun, a: AttemptRun): Promise<UpstreamResponse> {
+    const call = a.adapter.request(run.req, a.rctx);
+    return this.deps.upstream.post(a.attempt.provider, call.path, call.body, call.headers, run.ctx.signal);
   }
 
   private async failureFromResponse(
     res: UpstreamResponse,
-    attempt: PlannedAttempt,
-    startedMs: number,
+    a: AttemptRun,
     signal: AbortSignal,
   ): Promise<AttemptFailure> {
     let text = '';
@@ -104,95 +183,114 @@ export class CompletionService {
       // the status is what matters
     }
     const message = upstreamErrorMessage(res.status, text);
-    const record: Attempt = {
-      provider: attempt.provider,
-      model: attempt.slug,
-      status: res.status,
-      error_code: `upstream_http_${res.status}`,
-      message,
-      latency_ms: Date.now() - startedMs,
-    };
     const fatal = NON_RETRYABLE.has(res.status)
-      ? new ApiError(400, 'upstream_bad_request', `${attempt.provider} rejected the request: ${message}`, {
-          provider: attempt.provider,
-          model: attempt.slug,
+      ? new ApiError(400, 'upstream_bad_request', `${a.attempt.provider} rejected the request: ${message}`, {
+          provider: a.attempt.provider,
+          model: a.attempt.slug,
           upstream_status: res.status,
         })
       : null;
-    return { attempt: record, retryAfterS: retryAfterSeconds(res.headers), fatal };
-  }
-
-  private failureFromError(
-    err: unknown,
-    attempt: PlannedAttempt,
-    startedMs: number,
-    signal: AbortSignal,
-  ): AttemptFailure {
-    const failure = err instanceof UpstreamFailure ? err : classify(err, signal);
     return {
-      attempt: {
-        provider: attempt.provider,
-        model: attempt.slug,
-        status: null,
-        error_code: `upstream_${failure.kind}`,
-        message: failure.message,
-        latency_ms: Date.now() - startedMs,
-      },
-      retryAfterS: null,
-      fatal: failure.kind === 'cancelled' ? 'cancelled' : null,
+      attempt: this.attemptRecord(a, res.status, `upstream_http_${res.status}`, message),
+      retryAfterS: retryAfterSeconds(res.headers),
+      fatal,
+      unsupported: null,
     };
   }
 
-  /** The error when every attempt failed: 429 when all were rate limited, else 503. */
-  private exhausted(failures: AttemptFailure[]): ApiError {
+  private failureFromError(err: unknown, a: AttemptRun, signal: AbortSignal): AttemptFailure {
+    if (err instanceof ApiError) {
+      // An adapter refused the request (e.g. 501 unsupported_parameter): skip this attempt.
+      return {
+        attempt: this.attemptRecord(a, err.status, err.code, err.message),
+        retryAfterS: null,
+        fatal: err.status === 501 ? null : err,
+        unsupported: err.status === 501 ? err : null,
+      };
+    }
+    const failure = err instanceof UpstreamFailure ? err : classify(err, signal);
+    return {
+      attempt: this.attemptRecord(a, null, `upstream_${failure.kind}`, failure.message),
+      retryAfterS: null,
+      fatal: failure.kind === 'cancelled' ? 'cancelled' : null,
+      unsupported: null,
+    };
+  }
+
+  private attemptRecord(
+    a: AttemptRun,
+    status: number | null,
+    code: string | null,
+    message: string | null,
+  ): Attempt {
+    return {
+      provider: a.attempt.provider,
+      model: a.attempt.slug,
+      status,
+      error_code: code,
+      message,
+      latency_ms: Date.now() - a.startedMs,
+    };
+  }
+
+  /**
+   * Records a failed attempt. Returns 'continue' to try the next one, 'cancelled' when the client left, or
+   * throws when the failure ends the plan.
+   */
+  private recordFailure(run: RequestRun, failure: AttemptFailure): 'continue' | 'cancelled' {
+    run.failures.push(failure);
+    this.deps.metrics.attemptFailures.inc({
+      provider: failure.attempt.provider,
+      reason: failure.attempt.error_code ?? 'unknown',
+    });
+    if (failure.fatal === 'cancelled') {
+      this.emit(run, this.errorOutcome(run, null, true));
+      return 'cancelled';
+    }
+    if (failure.fatal) {
+      this.emit(run, this.errorOutcome(run, failure.fatal, false));
+      throw failure.fatal;
+    }
+    return 'continue';
+  }
+
+  /** Every attempt failed: 501 when all were unsupported, 429 when all were rate limited, else 503. */
+  private exhausted(run: RequestRun): never {
+    const failures = run.failures;
     const attempts = failures.map((f) => f.attempt);
-    if (failures.length > 0 && failures.every((f) => f.attempt.status === 429)) {
+    let error: ApiError;
+    const firstUnsupported = failures[0]?.unsupported;
+    if (firstUnsupported && failures.every((f) => f.unsupported)) {
+      error = new ApiError(501, firstUnsupported.code, firstUnsupported.message, {
+        ...(firstUnsupported.details ?? {}),
+        attempts,
+      });
+    } else if (failures.length > 0 && failures.every((f) => f.attempt.status === 429)) {
       const retryAfter = Math.max(1, ...failures.map((f) => f.retryAfterS ?? 1));
-      return new ApiError(
+      error = new ApiError(
         429,
         ErrorCodes.upstreamRateLimited,
         'Every upstream in the fallback plan is rate limiting',
         { attempts },
         { 'retry-after': String(retryAfter) },
       );
+    } else {
+      error = new ApiError(
+        503,
+        ErrorCodes.upstreamUnavailable,
+        'No upstream in the fallback plan could serve the request',
+        { attempts },
+      );
     }
-    return new ApiError(
-      503,
-      ErrorCodes.upstreamUnavailable,
-      'No upstream in the fallback plan could serve the request',
-      {
-        attempts,
-      },
-    );
-  }
-
-  private plan(req: ChatReq) {
-    return planRoute(req.model, req.models, this.deps.routing());
-  }
-
-  private upstreamBody(
-    req: ChatReq,
-    attempt: PlannedAttempt,
-    container: ReturnType<CompletionService['plan']>['container'],
-    stream: boolean,
-  ) {
-    return buildUpstreamRequest(req, {
-      upstreamModel: attempt.model,
-      container,
-      provider: this.deps.upstream.config(attempt.provider),
-      stream,
-    });
+    this.emit(run, this.errorOutcome(run, error, false));
+    throw error;
   }
 
   private spend(attempt: PlannedAttempt, usage: ChatRes['usage']): number | null {
     return this.deps.prices.spendNanos(attempt.provider, attempt.model, usageRecord(usage));
   }
 
-  private errorOutcome(
-    error: ApiError | null,
-    failures: AttemptFailure[],
-    cancelled: boolean,
-  ): CompletionOutcome {
+  private errorOutcome(run: RequestRun, error: ApiError | null, cancelled: boolean): CompletionOutcome {
     return {
       status: cancelled ? 'client_cancelled' : 'error',
       httpStatus: cancelled ? 499 : (error?.status ?? 500),
@@ -206,36 +304,18 @@ export class CompletionService {
       finishReason: null,
       ttftMs: null,
       spendNanos: null,
-      attempts: failures.map((f) => f.attempt),
+      attempts: run.failures.map((f) => f.attempt),
     };
   }
 
   /** Non-streamed completion. Resolves with the ChatRes, or null when the client went away. */
   async complete(req: ChatReq, ctx: RequestContext): Promise<ChatRes | null> {
-    const plan = this.plan(req);
-    const completionId = newCompletionId();
-    const created = Math.floor(ctx.receivedMs / 1000);
-    const container = plan.container?.label ?? null;
-    const eventCtx: EventContext = {
-      completionId,
-      requestId: ctx.requestId,
-      auth: ctx.auth,
-      receivedMs: ctx.receivedMs,
-      container,
-      stream: false,
-      request: req,
-    };
-    const failures: AttemptFailure[] = [];
-    for (const attempt of plan.attempts) {
-      const startedMs = Date.now();
+    const run = this.begin(req, ctx, false);
+    for (const attempt of run.plan.attempts) {
+      const a = this.prepare(run, attempt, false);
       let failure: AttemptFailure;
       try {
-        const res = await this.deps.upstream.post(
-          attempt.provider,
-          '/chat/completions',
-          this.upstreamBody(req, attempt, plan.container, false),
-          ctx.signal,
-        );
+        const res = await this.send(run, a);
         if (res.status >= 200 && res.status < 300) {
           const text = await readBodyText(res, ctx.signal);
           let parsed: unknown;
@@ -244,307 +324,232 @@ export class CompletionService {
           } catch {
             throw new UpstreamFailure('reset', 'upstream returned a body that is not JSON');
           }
-          const chatRes = toChatRes(parsed, this.identity(attempt, completionId, created, container));
-          const upstreamId = (parsed as { id?: unknown }).id;
-          this.emit(req, eventCtx, {
+          const body = a.adapter.response(parsed, a.rctx);
+          const chatRes = toChatRes(body, this.identity(run, attempt));
+          this.emit(run, {
             status: 'success',
             httpStatus: 200,
             response: chatRes,
             provider: attempt.provider,
             model: attempt.slug,
             upstreamModel: attempt.model,
-            upstreamId: typeof upstreamId === 'string' ? upstreamId : null,
+            upstreamId: typeof body.id === 'string' ? body.id : null,
             finishReason: chatRes.choices[0]?.finish_reason ?? null,
             ttftMs: null,
             spendNanos: this.spend(attempt, chatRes.usage),
-            attempts: [
-              ...failures.map((f) => f.attempt),
-              {
-                provider: attempt.provider,
-                model: attempt.slug,
-                status: res.status,
-                error_code: null,
-                message: null,
-                latency_ms: Date.now() - startedMs,
-              },
-            ],
+            attempts: [...run.failures.map((f) => f.attempt), this.attemptRecord(a, res.status, null, null)],
           });
           return chatRes;
         }
-        failure = await this.failureFromResponse(res, attempt, startedMs, ctx.signal);
+        failure = await this.failureFromResponse(res, a, ctx.signal);
       } catch (err) {
-        failure = this.failureFromError(err, attempt, startedMs, ctx.signal);
+        failure = this.failureFromError(err, a, ctx.signal);
       }
-      failures.push(failure);
-      this.deps.metrics.attemptFailures.inc({
-        provider: attempt.provider,
-        reason: failure.attempt.error_code ?? 'unknown',
-      });
-      if (failure.fatal === 'cancelled') {
-        this.emit(req, eventCtx, this.errorOutcome(null, failures, true));
-        return null;
-      }
-      if (failure.fatal) {
-        this.emit(req, eventCtx, this.errorOutcome(failure.fatal, failures, false));
-        throw failure.fatal;
-      }
+      if (this.recordFailure(run, failure) === 'cancelled') return null;
     }
-    const error = this.exhausted(failures);
-    this.emit(req, eventCtx, this.errorOutcome(error, failures, false));
-    throw error;
+    return this.exhausted(run);
   }
 
   /**
-   * Streamed completion written to `out`. The upstream's first event is peeked before the status is committed,
+   * Streamed completion written to `out`. The upstream's first chunk is peeked before the status is committed,
    * so failures before the first byte fall back or become a normal JSON error (thrown); after it, failures end
    * the stream with an error frame and `[DONE]`.
    */
   async stream(req: ChatReq, ctx: RequestContext, out: Writable, commit: () => void): Promise<void> {
-    const plan = this.plan(req);
-    const completionId = newCompletionId();
-    const created = Math.floor(ctx.receivedMs / 1000);
-    const container = plan.container?.label ?? null;
-    const eventCtx: EventContext = {
-      completionId,
-      requestId: ctx.requestId,
-      auth: ctx.auth,
-      receivedMs: ctx.receivedMs,
-      container,
-      stream: true,
-      request: req,
-    };
+    const run = this.begin(req, ctx, true);
     const clientWantsUsage = req.stream_options?.include_usage === true;
-    const failures: AttemptFailure[] = [];
 
-    for (const attempt of plan.attempts) {
-      const startedMs = Date.now();
-      const identity = this.identity(attempt, completionId, created, container);
+    for (const attempt of run.plan.attempts) {
+      const a = this.prepare(run, attempt, true);
       let res: UpstreamResponse;
+      let chunks: AsyncGenerator<Json, boolean>;
+      let first: IteratorResult<Json, boolean>;
       try {
-        res = await this.deps.upstream.post(
-          attempt.provider,
-          '/chat/completions',
-          this.upstreamBody(req, attempt, plan.container, true),
-          ctx.signal,
-        );
-      } catch (err) {
-        const failure = this.failureFromError(err, attempt, startedMs, ctx.signal);
-        failures.push(failure);
-        if (failure.fatal === 'cancelled')
-          return this.emit(req, eventCtx, this.errorOutcome(null, failures, true));
-        continue;
-      }
-      if (res.status < 200 || res.status >= 300) {
-        const failure = await this.failureFromResponse(res, attempt, startedMs, ctx.signal);
-        failures.push(failure);
-        this.deps.metrics.attemptFailures.inc({
-          provider: attempt.provider,
-          reason: failure.attempt.error_code ?? 'unknown',
-        });
-        if (failure.fatal === 'cancelled')
-          return this.emit(req, eventCtx, this.errorOutcome(null, failures, true));
-        if (failure.fatal) {
-          this.emit(req, eventCtx, this.errorOutcome(failure.fatal, failures, false));
-          throw failure.fatal;
+        res = await this.send(run, a);
+        if (res.status < 200 || res.status >= 300) {
+          if (this.recordFailure(run, await this.failureFromResponse(res, a, ctx.signal)) === 'cancelled')
+            return;
+          continue;
         }
-        continue;
-      }
-
-      const events = isJsonContentType(res.headers) ? jsonAsEvents(res, ctx.signal) : sseEvents(res);
-      // Peek: the first data event decides whether this attempt is good.
-      let first: IteratorResult<SseEvent>;
-      try {
-        first = await events.next();
+        chunks = translatedChunks(res, a, ctx.signal);
+        // Peek: the first chunk decides whether this attempt is good.
+        first = await chunks.next();
         if (first.done) throw new UpstreamFailure('reset', 'upstream stream ended before any event');
-        const firstError = streamErrorOf(first.value.data);
-        if (firstError !== null) throw new UpstreamFailure('reset', firstError);
       } catch (err) {
-        res.body.destroy();
-        const failure = this.failureFromError(err, attempt, startedMs, ctx.signal);
-        failures.push(failure);
-        this.deps.metrics.attemptFailures.inc({
-          provider: attempt.provider,
-          reason: failure.attempt.error_code ?? 'unknown',
-        });
-        if (failure.fatal === 'cancelled')
-          return this.emit(req, eventCtx, this.errorOutcome(null, failures, true));
+        const failure =
+          err instanceof StreamProtocolError
+            ? {
+                attempt: this.attemptRecord(a, 200, err.code, err.message),
+                retryAfterS: null,
+                fatal: null,
+                unsupported: null,
+              }
+            : this.failureFromError(err, a, ctx.signal);
+        if (this.recordFailure(run, failure) === 'cancelled') return;
         continue;
       }
 
       commit();
-      const assembler = new StreamAssembler();
-      let ttftMs: number | null = null;
-      let sawDone = false;
-      let streamError: { code: string; message: string } | null = null;
-      let cancelled = false;
-      const write = async (data: string): Promise<void> => {
-        if (out.destroyed) throw new UpstreamFailure('cancelled', 'client disconnected');
-        if (!out.write(`data: ${data}\n\n`)) {
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              out.off('drain', done);
-              out.off('close', done);
-              resolve();
-            };
-            out.on('drain', done);
-            out.on('close', done);
-          });
-        }
-      };
-      const handle = async (ev: SseEvent): Promise<void> => {
-        const data = ev.data.trim();
-        if (data === '[DONE]') {
-          sawDone = true;
-          return;
-        }
-        if (data === '') return;
-        let chunk: unknown;
-        try {
-          chunk = JSON.parse(data);
-        } catch {
-          throw new StreamProtocolError('upstream sent an event that is not JSON');
-        }
-        if (typeof chunk !== 'object' || chunk === null || Array.isArray(chunk)) {
-          throw new StreamProtocolError('upstream sent an event that is not a JSON object');
-        }
-        const upstreamError = streamErrorOf(data);
-        if (upstreamError !== null) throw new StreamProtocolError(upstreamError, 'upstream_stream_error');
-        const obj = chunk as Record<string, unknown>;
-        assembler.add(obj);
-        const rewritten = rewriteChunk(obj, identity, clientWantsUsage);
-        if (rewritten) {
-          await write(JSON.stringify(rewritten));
-          ttftMs ??= Date.now() - ctx.receivedMs;
-        }
-      };
-      try {
-        await handle(first.value);
-        while (!sawDone) {
-          const next = await events.next();
-          if (next.done) break;
-          await handle(next.value);
-        }
-        if (!sawDone && !assembler.finished()) {
-          streamError = {
-            code: 'upstream_stream_truncated',
-            message: 'upstream stream ended before completion',
-          };
-        }
-      } catch (err) {
-        if (err instanceof StreamProtocolError) {
-          streamError = { code: err.code, message: err.message };
-        } else {
-          const failure = err instanceof UpstreamFailure ? err : classify(err, ctx.signal);
-          if (failure.kind === 'cancelled' || ctx.signal.aborted) cancelled = true;
-          else streamError = { code: `upstream_${failure.kind}`, message: failure.message };
-        }
-      } finally {
-        if (!res.body.destroyed) res.body.destroy();
-      }
-
-      if (!cancelled && !out.destroyed) {
-        if (streamError) {
-          await write(
-            JSON.stringify({
-              error: {
-                code: streamError.code,
-                message: streamError.message,
-                details: { request_id: ctx.requestId, provider: attempt.provider, model: attempt.slug },
-              },
-            }),
-          ).catch(() => undefined);
-        }
-        await write('[DONE]').catch(() => undefined);
-        out.end();
-      }
-      const chatRes = assembler.toChatRes(identity);
-      const status = cancelled ? 'client_cancelled' : streamError ? 'error' : 'success';
-      this.emit(req, eventCtx, {
-        status,
-        httpStatus: cancelled ? 499 : 200,
-        errorCode: cancelled ? 'client_cancelled' : (streamError?.code ?? null),
-        errorMessage: cancelled ? 'client disconnected' : (streamError?.message ?? null),
-        response: chatRes,
-        provider: attempt.provider,
-        model: attempt.slug,
-        upstreamModel: attempt.model,
-        upstreamId: assembler.upstreamId,
-        finishReason: streamError ? 'error' : assembler.finishReason(),
-        ttftMs,
-        spendNanos: this.spend(attempt, chatRes.usage),
-        attempts: [
-          ...failures.map((f) => f.attempt),
-          {
-            provider: attempt.provider,
-            model: attempt.slug,
-            status: res.status,
-            error_code: streamError?.code ?? null,
-            message: streamError?.message ?? null,
-            latency_ms: Date.now() - startedMs,
-          },
-        ],
-      });
+      await this.pump(run, a, res, chunks, first.value, out, clientWantsUsage);
       return;
     }
-    const error = this.exhausted(failures);
-    this.emit(req, eventCtx, this.errorOutcome(error, failures, false));
-    throw error;
+    this.exhausted(run);
   }
-}
 
-class StreamProtocolError extends Error {
-  constructor(
-    message: string,
-    readonly code: string = 'upstream_malformed_stream',
-  ) {
-    super(message);
-  }
-}
-
-/** The message of an in-stream `{"error":…}` event, or null for a normal event. */
-function streamErrorOf(data: string): string | null {
-  if (!data.startsWith('{') || !data.includes('"error"')) return null;
-  try {
-    const parsed = JSON.parse(data) as Record<string, unknown>;
-    const err = parsed.error;
-    if (!err) return null;
-    if (typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string') {
-      return (err as { message: string }).message;
+  /** Writes the committed stream to the client, then emits the event for it. */
+  private async pump(
+    run: RequestRun,
+    a: AttemptRun,
+    res: UpstreamResponse,
+    chunks: AsyncGenerator<Json, boolean>,
+    first: Json,
+    out: Writable,
+    clientWantsUsage: boolean,
+  ): Promise<void> {
+    const { attempt } = a;
+    const identity = this.identity(run, attempt);
+    const assembler = new StreamAssembler();
+    let ttftMs: number | null = null;
+    let sawDone = false;
+    let streamError: { code: string; message: string } | null = null;
+    let cancelled = false;
+    const write = async (data: string): Promise<void> => {
+      if (out.destroyed) throw new UpstreamFailure('cancelled', 'client disconnected');
+      if (!out.write(`data: ${data}\n\n`)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            out.off('drain', done);
+            out.off('close', done);
+            resolve();
+          };
+          out.on('drain', done);
+          out.on('close', done);
+        });
+      }
+    };
+    const forward = async (chunk: Json): Promise<void> => {
+      assembler.add(chunk);
+      const rewritten = rewriteChunk(chunk, identity, clientWantsUsage);
+      if (rewritten) {
+        await write(JSON.stringify(rewritten));
+        ttftMs ??= Date.now() - run.ctx.receivedMs;
+      }
+    };
+    try {
+      await forward(first);
+      for (;;) {
+        const next = await chunks.next();
+        if (next.done) {
+          sawDone = next.value;
+          break;
+        }
+        await forward(next.value);
+      }
+      if (!sawDone && !assembler.finished()) {
+        streamError = {
+          code: 'upstream_stream_truncated',
+          message: 'upstream stream ended before completion',
+        };
+      }
+    } catch (err) {
+      if (err instanceof StreamProtocolError) {
+        streamError = { code: err.code, message: err.message };
+      } else {
+        const failure = err instanceof UpstreamFailure ? err : classify(err, run.ctx.signal);
+        if (failure.kind === 'cancelled' || run.ctx.signal.aborted) cancelled = true;
+        else streamError = { code: `upstream_${failure.kind}`, message: failure.message };
+      }
+    } finally {
+      if (!res.body.destroyed) res.body.destroy();
     }
-    return typeof err === 'string' ? err : 'upstream reported an error in the stream';
-  } catch {
-    return null;
+
+    if (!cancelled && !out.destroyed) {
+      if (streamError) {
+        const details = { request_id: run.ctx.requestId, provider: attempt.provider, model: attempt.slug };
+        await write(JSON.stringify({ error: { ...streamError, details } })).catch(() => undefined);
+      }
+      await write('[DONE]').catch(() => undefined);
+      out.end();
+    }
+    const chatRes = assembler.toChatRes(identity);
+    this.emit(run, {
+      status: cancelled ? 'client_cancelled' : streamError ? 'error' : 'success',
+      httpStatus: cancelled ? 499 : 200,
+      errorCode: cancelled ? 'client_cancelled' : (streamError?.code ?? null),
+      errorMessage: cancelled ? 'client disconnected' : (streamError?.message ?? null),
+      response: chatRes,
+      provider: attempt.provider,
+      model: attempt.slug,
+      upstreamModel: attempt.model,
+      upstreamId: assembler.upstreamId,
+      finishReason: streamError ? 'error' : assembler.finishReason(),
+      ttftMs,
+      spendNanos: this.spend(attempt, chatRes.usage),
+      attempts: [
+        ...run.failures.map((f) => f.attempt),
+        this.attemptRecord(a, 200, streamError?.code ?? null, streamError?.message ?? null),
+      ],
+    });
   }
 }
 
-async function* sseEvents(res: UpstreamResponse): AsyncGenerator<SseEvent> {
+/**
+ * The upstream's stream as OpenAI chunks, through the adapter's translator. Returns true when the upstream
+ * signalled the end (`[DONE]` or its equivalent), false when the body simply ended.
+ */
+async function* translatedChunks(
+  res: UpstreamResponse,
+  a: AttemptRun,
+  signal: AbortSignal,
+): AsyncGenerator<Json, boolean> {
+  const translator = a.adapter.stream(a.rctx);
+  if (isJsonContentType(res.headers)) {
+    // Some upstreams ignore `stream: true` and answer JSON: replay it as chunks so the client still streams.
+    const text = await readBodyText(res, signal);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new UpstreamFailure('reset', 'upstream returned a body that is not JSON');
+    }
+    yield* jsonAsChunks(a.adapter.response(parsed, a.rctx));
+    return true;
+  }
   const parser = new SseParser();
-  for await (const chunk of res.body) {
-    for (const ev of parser.push(chunk as Buffer)) yield ev;
+  for await (const bytes of res.body) {
+    for (const ev of parser.push(bytes as Buffer)) {
+      const { chunks, done } = translator.push(ev);
+      yield* chunks;
+      if (done) return true;
+    }
   }
-  for (const ev of parser.end()) yield ev;
+  for (const ev of parser.end()) {
+    const { chunks, done } = translator.push(ev);
+    yield* chunks;
+    if (done) return true;
+  }
+  return false;
 }
 
-/** Some upstreams ignore `stream: true` and answer JSON: replay it as one chunk so the client still streams. */
-async function* jsonAsEvents(res: UpstreamResponse, signal: AbortSignal): AsyncGenerator<SseEvent> {
-  const text = await readBodyText(res, signal);
-  const body = JSON.parse(text) as Record<string, unknown>;
-  const choices = Array.isArray(body.choices) ? (body.choices as Record<string, unknown>[]) : [];
+function jsonAsChunks(body: Json): Json[] {
+  const choices = Array.isArray(body.choices) ? (body.choices as Json[]) : [];
   const chunk = {
     id: body.id,
     object: 'chat.completion.chunk',
     created: body.created,
     model: body.model,
-    choices: choices.map((c, i) => ({
-      index: typeof c.index === 'number' ? c.index : i,
-      delta: c.message ?? {},
-      finish_reason: c.finish_reason ?? 'stop',
-      logprobs: c.logprobs ?? null,
-    })),
+    choices: choices.map((c, i) => {
+      const message = (c.message ?? {}) as Json;
+      const toolCalls = Array.isArray(message.tool_calls)
+        ? (message.tool_calls as Json[]).map((t, index) => ({ index, ...t }))
+        : undefined;
+      return {
+        index: typeof c.index === 'number' ? c.index : i,
+        delta: { ...message, ...(toolCalls ? { tool_calls: toolCalls } : {}) },
+        finish_reason: c.finish_reason ?? 'stop',
+        logprobs: c.logprobs ?? null,
+      };
+    }),
   };
-  yield { event: null, data: JSON.stringify(chunk), id: null };
-  if (body.usage) {
-    yield { event: null, data: JSON.stringify({ ...chunk, choices: [], usage: body.usage }), id: null };
-  }
-  yield { event: null, data: '[DONE]', id: null };
+  return body.usage ? [chunk, { ...chunk, choices: [], usage: body.usage }] : [chunk];
 }

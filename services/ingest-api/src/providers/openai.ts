@@ -1,13 +1,20 @@
 import type { ChatReq, ChatRes } from '@maniac-gateway/schemas';
 import { MANIAC_ONLY_CHAT_REQ_KEYS } from '@maniac-gateway/schemas';
-import type { ContainerConfig, ProviderConfig } from '@maniac-gateway/runtime';
+
+import {
+  StreamProtocolError,
+  type Json,
+  type ProviderAdapter,
+  type StreamTranslator,
+  type UpstreamCall,
+  type UpstreamRequestContext,
+} from './adapter.js';
+import type { SseEvent } from './sse.js';
 
 /**
  * OpenAI wire format, both directions. Pure functions: the request the upstream gets, the ChatRes the client
  * gets, stream chunks rewritten on the way through, and streams assembled back into one message for the event.
  */
-
-type Json = Record<string, unknown>;
 
 export const FINISH_REASONS = ['stop', 'length', 'tool_calls', 'content_filter', 'error'] as const;
 export type FinishReason = (typeof FINISH_REASONS)[number];
@@ -30,13 +37,6 @@ export function normaliseFinishReason(value: unknown): FinishReason | null {
   return FINISH_ALIASES[value] ?? 'stop';
 }
 
-export interface UpstreamRequestContext {
-  upstreamModel: string;
-  container: ContainerConfig | null;
-  provider: ProviderConfig;
-  stream: boolean;
-}
-
 const DROPPED_KEYS = new Set<string>([
   ...MANIAC_ONLY_CHAT_REQ_KEYS,
   'reasoning',
@@ -46,7 +46,7 @@ const DROPPED_KEYS = new Set<string>([
 ]);
 
 /** The body sent to an OpenAI-compatible upstream. Null fields are omitted (null means "not set"). */
-export function buildUpstreamRequest(req: ChatReq, ctx: UpstreamRequestContext): Json {
+export function buildUpstreamRequest(req: ChatReq, ctx: Omit<UpstreamRequestContext, 'providerName'>): Json {
   const body: Json = {};
   if (ctx.container) {
     for (const [k, v] of Object.entries(ctx.container.params)) {
@@ -288,3 +288,48 @@ export function upstreamErrorMessage(status: number, text: string): string {
   const trimmed = text.trim().slice(0, 300);
   return trimmed || `upstream returned HTTP ${status}`;
 }
+
+/** The message of an in-stream `{"error":…}` event, or null for a normal event. */
+export function streamErrorOf(data: Json): string | null {
+  const err = data.error;
+  if (!err) return null;
+  if (isObject(err) && typeof err.message === 'string') return err.message;
+  return typeof err === 'string' ? err : 'upstream reported an error in the stream';
+}
+
+/** Parses one OpenAI-style SSE data payload into a chunk object (or `[DONE]`). */
+export function parseOpenAiEvent(event: SseEvent): { chunk: Json | null; done: boolean } {
+  const data = event.data.trim();
+  if (data === '[DONE]') return { chunk: null, done: true };
+  if (data === '') return { chunk: null, done: false };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data);
+  } catch {
+    throw new StreamProtocolError('upstream sent an event that is not JSON');
+  }
+  if (!isObject(parsed)) throw new StreamProtocolError('upstream sent an event that is not a JSON object');
+  const error = streamErrorOf(parsed);
+  if (error !== null) throw new StreamProtocolError(error, 'upstream_stream_error');
+  return { chunk: parsed, done: false };
+}
+
+/** OpenAI and every OpenAI-compatible server: the request and answers pass through almost unchanged. */
+export const openAiAdapter: ProviderAdapter = {
+  request(req, ctx): UpstreamCall {
+    const headers: Record<string, string> = {};
+    if (ctx.provider.api_key) headers.authorization = `Bearer ${ctx.provider.api_key}`;
+    return { path: '/chat/completions', headers, body: buildUpstreamRequest(req, ctx) };
+  },
+  response(body) {
+    return isObject(body) ? body : {};
+  },
+  stream(): StreamTranslator {
+    return {
+      push(event) {
+        const { chunk, done } = parseOpenAiEvent(event);
+        return { chunks: chunk ? [chunk] : [], done };
+      },
+    };
+  },
+};

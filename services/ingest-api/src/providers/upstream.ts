@@ -61,14 +61,20 @@ export class UpstreamClient {
   }
 
   /** POSTs JSON to `<base_url><path>`; resolves with status and a body stream, or rejects with UpstreamFailure. */
-  async post(name: string, path: string, body: unknown, signal: AbortSignal): Promise<UpstreamResponse> {
+  async post(
+    name: string,
+    path: string,
+    body: unknown,
+    extraHeaders: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<UpstreamResponse> {
     const provider = this.config(name);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
+      ...extraHeaders,
       ...provider.headers,
     };
-    if (provider.api_key) headers.authorization = `Bearer ${provider.api_key}`;
     const total = AbortSignal.timeout(provider.timeouts.total_ms);
     try {
       const res = await request(`${provider.base_url}${path}`, {
