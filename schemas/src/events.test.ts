@@ -263,7 +263,42 @@ describe('schema evolution', () => {
 
   it('finds the versioned files in avro/', () => {
     expect(v1.map((v) => v.version)).toEqual([1]);
-    expect(loadEventSchemaVersions('control-event').map((v) => v.version)).toEqual([1]);
+    expect(loadEventSchemaVersions('control-event').map((v) => v.version)).toEqual([1, 2]);
+  });
+
+  it('control events written with v1 (before limits and containers) decode under v2 with defaults', () => {
+    const [controlV1] = loadEventSchemaVersions('control-event');
+    const writerV1 = new EventCodec<Record<string, unknown>>([controlV1 as EventSchemaVersion]);
+    const encoded = writerV1.encode({
+      event_id: 'old-1',
+      occurred_ms: 1,
+      entity: {
+        'ai.maniac.gateway.events.ApiKey': {
+          id: 'key_old',
+          project_id: 'proj_old',
+          name: null,
+          sha256: 'b'.repeat(64),
+          prefix: 'mgw_old',
+          created_ms: 1,
+          revoked_ms: null,
+        },
+      },
+    });
+    expect(decodeControlEvent(encoded.value, encoded.headers).entity).toStrictEqual({
+      kind: 'api_key',
+      id: 'key_old',
+      project_id: 'proj_old',
+      name: null,
+      sha256: 'b'.repeat(64),
+      prefix: 'mgw_old',
+      created_ms: 1,
+      revoked_ms: null,
+      rpm: null,
+      tpm: null,
+      max_concurrent: null,
+      allow_models: [],
+      allow_containers: [],
+    });
   });
 
   it('a v2 schema gets a different id; the registry knows both versions', () => {
@@ -311,6 +346,11 @@ describe('control events', () => {
       name: 'Acme 🚀',
       created_ms: 1_600_000_000_000,
       disabled: false,
+      rpm: 600,
+      tpm: null,
+      max_concurrent: null,
+      monthly_budget_nanos: 50_000_000_000,
+      total_budget_nanos: null,
     },
   };
   const apiKey: ControlEvent = {
@@ -325,11 +365,34 @@ describe('control events', () => {
       prefix: 'mk_live_ab',
       created_ms: 1_600_000_000_000,
       revoked_ms: 1_700_000_000_000,
+      rpm: null,
+      tpm: 100_000,
+      max_concurrent: 4,
+      allow_models: ['openai/*'],
+      allow_containers: [],
+    },
+  };
+  const container: ControlEvent = {
+    event_id: 'ev-3',
+    occurred_ms: 1_700_000_000_002,
+    entity: {
+      kind: 'container',
+      id: 'ctr_1',
+      project_id: 'proj_1',
+      label: 'support-bot',
+      model: 'openai/gpt-4o-mini',
+      fallback_models: ['groq/llama-3.1-8b-instant'],
+      system_prompt: 'Be brief.',
+      params_json: '{"temperature":0.2}',
+      tags: ['prod'],
+      created_ms: 1_600_000_000_000,
+      updated_ms: 1_600_000_000_500,
+      deleted_ms: null,
     },
   };
 
-  it('round-trips both entity kinds as a discriminated union', () => {
-    for (const event of [project, apiKey]) {
+  it('round-trips every entity kind as a discriminated union', () => {
+    for (const event of [project, apiKey, container]) {
       const encoded = encodeControlEvent(event);
       expect(encoded.headers[SCHEMA_HEADER]).toMatch(
         /^ai\.maniac\.gateway\.events\.ControlEvent@[0-9a-f]{16}$/,
@@ -341,6 +404,7 @@ describe('control events', () => {
   it('keys are <entity>:<id>', () => {
     expect(controlEventKey(project)).toBe('project:proj_1');
     expect(controlEventKey(apiKey)).toBe('api_key:key_1');
+    expect(controlEventKey(container)).toBe('container:ctr_1');
   });
 
   it('typed errors for unknown schema and corrupt payloads', () => {

@@ -118,14 +118,25 @@ export type CompletionEventInput = Optionalize<
   attempts?: AttemptInput[];
 };
 
-export interface ProjectRecord {
+/** Request and token limits; null = no limit at this scope. */
+export interface LimitFields {
+  rpm: number | null;
+  tpm: number | null;
+  max_concurrent: number | null;
+}
+
+export interface ProjectRecord extends LimitFields {
   id: string;
   name: string;
   created_ms: number;
   disabled: boolean;
+  /** Spend budget per calendar month (UTC), nano-USD. */
+  monthly_budget_nanos: number | null;
+  /** Lifetime spend budget, nano-USD. */
+  total_budget_nanos: number | null;
 }
 
-export interface ApiKeyRecord {
+export interface ApiKeyRecord extends LimitFields {
   id: string;
   project_id: string;
   name: string | null;
@@ -135,10 +146,35 @@ export interface ApiKeyRecord {
   prefix: string;
   created_ms: number;
   revoked_ms: number | null;
+  /** Glob patterns over `provider/model` slugs; empty = any model. */
+  allow_models: string[];
+  /** Container labels; empty = any container. */
+  allow_containers: string[];
 }
 
-/** The Avro `entity` union (Project | ApiKey) as a discriminated union. */
-export type ControlEntity = ({ kind: 'project' } & ProjectRecord) | ({ kind: 'api_key' } & ApiKeyRecord);
+/** A named task endpoint (`maniac:<label>`) of a project. */
+export interface ContainerRecord {
+  id: string;
+  project_id: string;
+  /** Unique per project. */
+  label: string;
+  /** Canonical `provider/model` slug. */
+  model: string;
+  fallback_models: string[];
+  system_prompt: string | null;
+  /** Default request parameters (a JSON object). */
+  params_json: string;
+  tags: string[];
+  created_ms: number;
+  updated_ms: number;
+  deleted_ms: number | null;
+}
+
+/** The Avro `entity` union (Project | ApiKey | Container) as a discriminated union. */
+export type ControlEntity =
+  | ({ kind: 'project' } & ProjectRecord)
+  | ({ kind: 'api_key' } & ApiKeyRecord)
+  | ({ kind: 'container' } & ContainerRecord);
 export type ControlEntityKind = ControlEntity['kind'];
 
 /** Control-plane state (full upsert of one entity) on a compacted topic. Kafka key: {@link controlEventKey}. */
@@ -444,6 +480,7 @@ export function decodeCompletionEvent(value: Buffer, headers: EventHeaders): Com
 const ENTITY_BRANCHES = {
   project: `${NAMESPACE}.Project`,
   api_key: `${NAMESPACE}.ApiKey`,
+  container: `${NAMESPACE}.Container`,
 } as const satisfies Record<ControlEntityKind, string>;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -451,16 +488,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function entityToAvro(entity: ControlEntity): Record<string, unknown> {
-  switch (entity.kind) {
-    case 'project': {
-      const { id, name, created_ms, disabled } = entity;
-      return { [ENTITY_BRANCHES.project]: { id, name, created_ms, disabled } };
-    }
-    case 'api_key': {
-      const { id, project_id, name, sha256, prefix, created_ms, revoked_ms } = entity;
-      return { [ENTITY_BRANCHES.api_key]: { id, project_id, name, sha256, prefix, created_ms, revoked_ms } };
-    }
-  }
+  const { kind, ...record } = entity;
+  return { [ENTITY_BRANCHES[kind]]: record };
 }
 
 function entityFromAvro(wrapped: unknown): ControlEntity {
@@ -469,6 +498,8 @@ function entityFromAvro(wrapped: unknown): ControlEntity {
   if (isRecord(project)) return { kind: 'project', ...(project as unknown as ProjectRecord) };
   const apiKey = wrapped[ENTITY_BRANCHES.api_key];
   if (isRecord(apiKey)) return { kind: 'api_key', ...(apiKey as unknown as ApiKeyRecord) };
+  const container = wrapped[ENTITY_BRANCHES.container];
+  if (isRecord(container)) return { kind: 'container', ...(container as unknown as ContainerRecord) };
   throw new Error(`unsupported entity branch ${Object.keys(wrapped).join(', ') || '(none)'}`);
 }
 

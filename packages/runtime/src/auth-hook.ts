@@ -26,7 +26,11 @@ export function installAuth(app: FastifyInstance, controlPlane: ControlPlane): v
     if (!controlPlane.isReady()) {
       throw new ApiError(503, ErrorCodes.notReady, 'Gateway is starting: control plane not yet loaded');
     }
-    const result = controlPlane.authenticate(request.headers.authorization);
+    // `maniac-apikey: <key>` is accepted as an alternative to Bearer (some Maniac clients send it).
+    const alt = request.headers['maniac-apikey'];
+    const authorization =
+      request.headers.authorization ?? (typeof alt === 'string' && alt !== '' ? `Bearer ${alt}` : undefined);
+    const result = controlPlane.authenticate(authorization);
     if (!result.ok) {
       throw new ApiError(401, ErrorCodes.unauthorized, MESSAGES[result.reason] ?? 'Unauthorized', {
         reason: result.reason === 'project_disabled' ? 'unknown' : result.reason,

@@ -87,4 +87,98 @@ describe('loadConfig', () => {
       ),
     ).toEqual(['providers.p.api_key: environment variable NOPE is not set']);
   });
+
+  it('enables the native providers from their standard env vars', () => {
+    const config = loadConfig({
+      env: {
+        ANTHROPIC_API_KEY: 'sk-ant',
+        GOOGLE_API_KEY: 'goog',
+        AZURE_OPENAI_API_KEY: 'az',
+        AZURE_OPENAI_ENDPOINT: 'https://res.openai.azure.com/openai/',
+      },
+    });
+    expect(config.providers.anthropic).toMatchObject({
+      kind: 'anthropic',
+      base_url: 'https://api.anthropic.com/v1',
+      api_key: 'sk-ant',
+      anthropic_version: '2023-06-01',
+      drop_unsupported_params: false,
+    });
+    expect(config.providers.gemini).toMatchObject({
+      kind: 'gemini',
+      base_url: 'https://generativelanguage.googleapis.com/v1beta',
+      api_key: 'goog',
+    });
+    expect(config.providers.azure).toMatchObject({
+      kind: 'azure',
+      base_url: 'https://res.openai.azure.com',
+      api_key: 'az',
+      api_version: '2024-10-21',
+    });
+  });
+
+  it('prefers GEMINI_API_KEY, honours base URL and api-version overrides, needs both Azure variables', () => {
+    const config = loadConfig({
+      env: {
+        GEMINI_API_KEY: 'gem',
+        GOOGLE_API_KEY: 'goog',
+        GEMINI_BASE_URL: 'http://127.0.0.1:9/v1beta/',
+        ANTHROPIC_API_KEY: 'a',
+        ANTHROPIC_BASE_URL: 'http://127.0.0.1:8/v1',
+        AZURE_OPENAI_API_KEY: 'az',
+        AZURE_OPENAI_API_VERSION: '2025-01-01-preview',
+      },
+    });
+    expect(config.providers.gemini).toMatchObject({ api_key: 'gem', base_url: 'http://127.0.0.1:9/v1beta' });
+    expect(config.providers.anthropic?.base_url).toBe('http://127.0.0.1:8/v1');
+    expect(config.providers.azure).toBeUndefined();
+    const azure = loadConfig({
+      env: {
+        AZURE_OPENAI_API_KEY: 'az',
+        AZURE_OPENAI_ENDPOINT: 'https://r.x',
+        AZURE_OPENAI_API_VERSION: 'v9',
+      },
+    });
+    expect(azure.providers.azure).toMatchObject({ base_url: 'https://r.x', api_version: 'v9' });
+  });
+
+  it('accepts native kinds in files, with default base URLs, versions and drop_unsupported_params', () => {
+    const config = loadConfig({
+      env: {},
+      raw: {
+        drop_unsupported_params: true,
+        providers: {
+          claude: { kind: 'anthropic', api_key: 'k', anthropic_version: '2024-01-01' },
+          google: { kind: 'gemini', api_key: 'g', drop_unsupported_params: false },
+          az: { kind: 'azure', base_url: 'https://r.openai.azure.com', api_key: 'a' },
+          plain: { base_url: 'http://127.0.0.1:1/v1' },
+        },
+      },
+    });
+    expect(config.providers.claude).toMatchObject({
+      base_url: 'https://api.anthropic.com/v1',
+      anthropic_version: '2024-01-01',
+      drop_unsupported_params: true,
+    });
+    expect(config.providers.google).toMatchObject({
+      base_url: 'https://generativelanguage.googleapis.com/v1beta',
+      drop_unsupported_params: false,
+    });
+    expect(config.providers.az).toMatchObject({ api_version: '2024-10-21', drop_unsupported_params: true });
+    expect(config.providers.plain).toMatchObject({ kind: 'openai', drop_unsupported_params: true });
+    expect(config.providers.plain?.anthropic_version).toBeUndefined();
+  });
+
+  it('still requires base_url for openai and azure kinds, and rejects unknown kinds', () => {
+    const found = problems(() =>
+      loadConfig({
+        env: {},
+        raw: {
+          providers: { a: { kind: 'azure', api_key: 'x' }, b: { kind: 'bedrock', base_url: 'http://x' } },
+        },
+      }),
+    );
+    expect(found.join('\n')).toMatch(/providers\.a\.base_url/);
+    expect(found.join('\n')).toMatch(/providers\.b\.kind/);
+  });
 });

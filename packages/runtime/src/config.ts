@@ -20,10 +20,23 @@ const Timeouts = z.strictObject({
   total_ms: z.number().int().positive().default(600_000),
 });
 
-export const ProviderKinds = ['openai'] as const;
+export const ProviderKinds = ['openai', 'anthropic', 'gemini', 'azure'] as const;
+export type ProviderKind = (typeof ProviderKinds)[number];
+
+/** Anthropic's `anthropic-version` header when a provider does not set one. */
+export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
+/** Azure OpenAI `api-version` (a GA version) when a provider does not set one. */
+export const DEFAULT_AZURE_API_VERSION = '2024-10-21';
+
+/** Base URLs of the native providers whose endpoint is the same for everyone (used when `base_url` is omitted). */
+export const DEFAULT_BASE_URLS: Partial<Record<ProviderKind, string>> = {
+  anthropic: 'https://api.anthropic.com/v1',
+  gemini: 'https://generativelanguage.googleapis.com/v1beta',
+};
 
 const ProviderConfig = z.strictObject({
   kind: z.enum(ProviderKinds).default('openai'),
+  /** For `azure`: the resource endpoint (`https://<resource>.openai.azure.com`). */
   base_url: z.url(),
   api_key: SecretRef.optional(),
   headers: z.record(z.string(), z.string()).default({}),
@@ -32,6 +45,15 @@ const ProviderConfig = z.strictObject({
   timeouts: Timeouts.prefault({}),
   /** Known models, listed by /v1/models; any model is routable regardless. */
   models: z.array(z.string()).default([]),
+  /**
+   * A parameter this provider cannot honour (e.g. `logprobs` on Anthropic) is dropped instead of refused with
+   * 501 unsupported_parameter. Unset: the top-level `drop_unsupported_params`.
+   */
+  drop_unsupported_params: z.boolean().optional(),
+  /** `anthropic` only: the `anthropic-version` header (default 2023-06-01). */
+  anthropic_version: z.string().min(1).optional(),
+  /** `azure` only: the `api-version` query parameter (default 2024-10-21). */
+  api_version: z.string().min(1).optional(),
 });
 
 const ContainerConfig = z.strictObject({
@@ -95,6 +117,8 @@ export const GatewayConfigSchema = z.strictObject({
     })
     .prefault({}),
   debug_log_bodies: z.boolean().default(false),
+  /** Default of every provider's `drop_unsupported_params`. */
+  drop_unsupported_params: z.boolean().default(false),
   providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/), ProviderConfig).default({}),
   containers: z.array(ContainerConfig).default([]),
 });
@@ -161,7 +185,44 @@ function providersFromEnv(env: Env): Record<string, z.input<typeof ProviderConfi
       ...(key ? { api_key: key } : {}),
     };
   }
+  // Native providers.
+  const anthropicKey = nonEmpty(env.ANTHROPIC_API_KEY);
+  if (anthropicKey) {
+    found.anthropic = {
+      kind: 'anthropic',
+      base_url: normaliseBaseUrl(nonEmpty(env.ANTHROPIC_BASE_URL) ?? DEFAULT_BASE_URLS.anthropic ?? ''),
+      api_key: anthropicKey,
+    };
+  }
+  const geminiKey = nonEmpty(env.GEMINI_API_KEY) ?? nonEmpty(env.GOOGLE_API_KEY);
+  if (geminiKey) {
+    found.gemini = {
+      kind: 'gemini',
+      base_url: normaliseBaseUrl(nonEmpty(env.GEMINI_BASE_URL) ?? DEFAULT_BASE_URLS.gemini ?? ''),
+      api_key: geminiKey,
+    };
+  }
+  const azureKey = nonEmpty(env.AZURE_OPENAI_API_KEY);
+  const azureEndpoint = nonEmpty(env.AZURE_OPENAI_ENDPOINT);
+  if (azureKey && azureEndpoint) {
+    const version = nonEmpty(env.AZURE_OPENAI_API_VERSION);
+    found.azure = {
+      kind: 'azure',
+      base_url: normaliseAzureEndpoint(azureEndpoint),
+      api_key: azureKey,
+      ...(version ? { api_version: version } : {}),
+    };
+  }
   return found;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+/** Azure endpoints are given with or without a trailing `/openai`; the adapter appends `/openai/deployments/…`. */
+function normaliseAzureEndpoint(url: string): string {
+  return normaliseBaseUrl(url).replace(/\/openai$/i, '');
 }
 
 function readConfigFile(path: string): unknown {
@@ -214,7 +275,13 @@ export function loadConfig(options: LoadConfigOptions = {}): GatewayConfig {
   const config = parsed.data;
   const problems: string[] = [];
   for (const [name, provider] of Object.entries(config.providers)) {
-    provider.base_url = normaliseBaseUrl(provider.base_url);
+    provider.base_url =
+      provider.kind === 'azure'
+        ? normaliseAzureEndpoint(provider.base_url)
+        : normaliseBaseUrl(provider.base_url);
+    provider.drop_unsupported_params ??= config.drop_unsupported_params;
+    if (provider.kind === 'anthropic') provider.anthropic_version ??= DEFAULT_ANTHROPIC_VERSION;
+    if (provider.kind === 'azure') provider.api_version ??= DEFAULT_AZURE_API_VERSION;
     if (provider.api_key !== undefined) {
       provider.api_key = resolveSecret(provider.api_key, env, `providers.${name}.api_key`, problems);
     }
@@ -267,8 +334,15 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: Env): Record<strin
   const providers: Record<string, unknown> = { ...providersFromEnv(env) };
   for (const [name, p] of Object.entries(fileProviders)) {
     const override = env[`${name.toUpperCase().replaceAll('-', '_')}_BASE_URL`];
-    providers[name] =
-      override && typeof p === 'object' && p !== null ? { ...p, base_url: override } : (p as unknown);
+    let entry: unknown = p;
+    if (typeof p === 'object' && p !== null) {
+      // Native providers with a fixed public endpoint may omit base_url.
+      const kind = typeof p.kind === 'string' ? (p.kind as ProviderKind) : undefined;
+      const fallback = kind ? DEFAULT_BASE_URLS[kind] : undefined;
+      if (p.base_url === undefined && fallback) entry = { ...p, base_url: fallback };
+      if (override) entry = { ...(entry as object), base_url: override };
+    }
+    providers[name] = entry;
   }
   out.providers = providers;
   return out;

@@ -3,6 +3,7 @@ import {
   decodeControlEvent,
   encodeControlEvent,
   type ApiKeyRecord,
+  type ContainerRecord,
   type ControlEvent,
   type ProjectRecord,
 } from '@maniac-gateway/schemas';
@@ -36,6 +37,9 @@ export class ControlPlane {
   private readonly projectsById = new Map<string, ProjectRecord>();
   private readonly keysByHash = new Map<string, ApiKeyRecord>();
   private readonly keysById = new Map<string, ApiKeyRecord>();
+  private readonly containersById = new Map<string, ContainerRecord>();
+  /** `<project_id>\0<label>` → live (not deleted) container. */
+  private readonly containersByLabel = new Map<string, ContainerRecord>();
   private consumer: Consumer | null = null;
   private producer: Producer | null = null;
   private ready = false;
@@ -139,15 +143,33 @@ export class ControlPlane {
 
   private apply(event: ControlEvent): void {
     const entity = event.entity;
-    if (entity.kind === 'project') {
-      const { kind: _kind, ...project } = entity;
-      this.projectsById.set(project.id, project);
-    } else {
-      const { kind: _kind, ...key } = entity;
-      const previous = this.keysById.get(key.id);
-      if (previous) this.keysByHash.delete(previous.sha256);
-      this.keysById.set(key.id, key);
-      this.keysByHash.set(key.sha256, key);
+    switch (entity.kind) {
+      case 'project': {
+        const { kind: _kind, ...project } = entity;
+        this.projectsById.set(project.id, project);
+        break;
+      }
+      case 'api_key': {
+        const { kind: _kind, ...key } = entity;
+        const previous = this.keysById.get(key.id);
+        if (previous) this.keysByHash.delete(previous.sha256);
+        this.keysById.set(key.id, key);
+        this.keysByHash.set(key.sha256, key);
+        break;
+      }
+      case 'container': {
+        const { kind: _kind, ...container } = entity;
+        const previous = this.containersById.get(container.id);
+        if (previous) {
+          const prevKey = labelKey(previous.project_id, previous.label);
+          if (this.containersByLabel.get(prevKey)?.id === previous.id) this.containersByLabel.delete(prevKey);
+        }
+        this.containersById.set(container.id, container);
+        if (container.deleted_ms === null) {
+          this.containersByLabel.set(labelKey(container.project_id, container.label), container);
+        }
+        break;
+      }
     }
     for (const listener of this.listeners) listener();
   }
@@ -219,6 +241,21 @@ export class ControlPlane {
     }
   }
 
+  /** Live containers of a project. */
+  containers(projectId: string): ContainerRecord[] {
+    return [...this.containersByLabel.values()].filter((c) => c.project_id === projectId);
+  }
+
+  container(projectId: string, label: string): ContainerRecord | undefined {
+    return this.containersByLabel.get(labelKey(projectId, label));
+  }
+
+  /** Publishes a container's full state (create, update or soft delete). */
+  async putContainer(container: ContainerRecord): Promise<ContainerRecord> {
+    await this.publish({ kind: 'container', ...container });
+    return container;
+  }
+
   async createProject(name: string): Promise<ProjectRecord> {
     if (this.project(name)) throw new Error(`project ${name} already exists`);
     const project: ProjectRecord = {
@@ -226,6 +263,11 @@ export class ControlPlane {
       name,
       created_ms: Date.now(),
       disabled: false,
+      rpm: null,
+      tpm: null,
+      max_concurrent: null,
+      monthly_budget_nanos: null,
+      total_budget_nanos: null,
     };
     await this.publish({ kind: 'project', ...project });
     return project;
@@ -245,6 +287,11 @@ export class ControlPlane {
       prefix: key.slice(0, 12),
       created_ms: Date.now(),
       revoked_ms: null,
+      rpm: null,
+      tpm: null,
+      max_concurrent: null,
+      allow_models: [],
+      allow_containers: [],
     };
     await this.publish({ kind: 'api_key', ...record });
     return { key, record };
@@ -263,6 +310,10 @@ export class ControlPlane {
     this.consumer = null;
     this.producer = null;
   }
+}
+
+function labelKey(projectId: string, label: string): string {
+  return `${projectId}\0${label}`;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

@@ -12,6 +12,9 @@ import {
   type ReadinessCheck,
   type ClickHouseClient,
 } from '@maniac-gateway/runtime';
+import { ContainerDirectory } from './containers/container-directory.js';
+import { ContainerService } from './containers/container-service.js';
+import { registerContainerRoutes } from './routes/containers.js';
 import { ClickHouseExistingIds } from './register/existing-ids.js';
 import { RegisterService } from './register/register-service.js';
 import { registerRegisterRoutes } from './routes/register.js';
@@ -43,6 +46,8 @@ export class IngestApi implements HostedComponent {
   readonly service: CompletionService;
   readonly prices: PriceBook;
   readonly register: RegisterService;
+  readonly containers: ContainerDirectory;
+  readonly containerService: ContainerService;
   private readonly clickhouse: ClickHouseClient;
 
   constructor(private readonly deps: IngestDeps) {
@@ -59,14 +64,18 @@ export class IngestApi implements HostedComponent {
       metrics,
     });
     this.prices = PriceBook.builtin();
-    const containers = new Map(config.containers.map((c) => [c.label, c]));
-    const routing: RoutingTable = {
+    const containers = new ContainerDirectory(deps.controlPlane, config.containers);
+    this.containers = containers;
+    this.containerService = new ContainerService(deps.controlPlane, containers, (name) =>
+      this.upstream.has(name),
+    );
+    const routingFor = (projectId: string): RoutingTable => ({
       hasProvider: (name) => this.upstream.has(name),
-      container: (label) => containers.get(label),
-    };
+      container: (label) => containers.get(projectId, label),
+    });
     this.service = new CompletionService({
       upstream: this.upstream,
-      routing: () => routing,
+      routing: routingFor,
       events: this.publisher,
       prices: this.prices,
       logger,
@@ -78,7 +87,7 @@ export class IngestApi implements HostedComponent {
       events: this.publisher,
       prices: this.prices,
       existing: new ClickHouseExistingIds(this.clickhouse, config.clickhouse.database),
-      hasContainer: (label) => containers.has(label),
+      hasContainer: (projectId, label) => containers.get(projectId, label) !== undefined,
       logger,
     });
   }
@@ -87,6 +96,7 @@ export class IngestApi implements HostedComponent {
     installAuth(app, this.deps.controlPlane);
     registerChatRoutes(app, this.service);
     registerRegisterRoutes(app, this.register);
+    registerContainerRoutes(app, this.containerService);
   };
 
   async start(): Promise<void> {

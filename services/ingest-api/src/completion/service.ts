@@ -40,7 +40,8 @@ export interface EventSink {
 
 export interface CompletionServiceDeps {
   upstream: UpstreamClient;
-  routing: () => RoutingTable;
+  /** The routing table as seen by one project (its containers, then the config-defined ones). */
+  routing: (projectId: string) => RoutingTable;
   events: EventSink;
   prices: PriceBook;
   logger: Logger;
@@ -110,7 +111,7 @@ export class CompletionService {
   constructor(private readonly deps: CompletionServiceDeps) {}
 
   private begin(req: ChatReq, ctx: RequestContext, stream: boolean): RequestRun {
-    const plan = planRoute(req.model, req.models, this.deps.routing());
+    const plan = planRoute(req.model, req.models, this.deps.routing(ctx.auth.projectId));
     const completionId = newCompletionId();
     const container = plan.container?.label ?? null;
     return {

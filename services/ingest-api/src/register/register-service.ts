@@ -46,7 +46,7 @@ export interface RegisterDeps {
   events: EventSink;
   prices: PriceBook;
   existing: ExistingIds;
-  hasContainer: (label: string) => boolean;
+  hasContainer: (projectId: string, label: string) => boolean;
   logger: Logger;
 }
 
@@ -91,7 +91,7 @@ export class RegisterService {
     legacy = false,
   ): Promise<RegisterResult> {
     const { container, items } = this.parseEnvelope(body, legacy);
-    if (!this.deps.hasContainer(container)) {
+    if (!this.deps.hasContainer(auth.projectId, container)) {
       throw new ApiError(404, ErrorCodes.containerNotFound, `Container '${container}' not found`, {
         container,
       });
