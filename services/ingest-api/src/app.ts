@@ -15,6 +15,7 @@ import {
 import { ContainerDirectory } from './containers/container-directory.js';
 import { ContainerService } from './containers/container-service.js';
 import { registerContainerRoutes } from './routes/containers.js';
+import { registerModelRoutes } from './routes/models.js';
 import { ClickHouseExistingIds } from './register/existing-ids.js';
 import { RegisterService } from './register/register-service.js';
 import { registerRegisterRoutes } from './routes/register.js';
@@ -97,6 +98,13 @@ export class IngestApi implements HostedComponent {
     registerChatRoutes(app, this.service);
     registerRegisterRoutes(app, this.register);
     registerContainerRoutes(app, this.containerService);
+    registerModelRoutes(app, {
+      providers: this.deps.config.providers,
+      prices: this.prices,
+      controlPlane: this.deps.controlPlane,
+      containers: this.containers,
+      configContainers: this.deps.config.containers.map((c) => c.label),
+    });
   };
 
   async start(): Promise<void> {

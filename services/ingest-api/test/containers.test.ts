@@ -152,3 +152,22 @@ describe('containers API', () => {
     expect(res.status).toBe(200);
   });
 });
+
+describe('GET /v1/models', () => {
+  it("lists configured providers' known models with pricing, and the project's containers; the SDK reads it", async () => {
+    await call(gw, 'POST', '/v1/containers', { label: 'listed', model: 'openai/gpt-4o' });
+    const { default: OpenAI } = await import('openai');
+    const client = new OpenAI({ apiKey: gw.apiKey, baseURL: `${gw.url}/v1` });
+    const ids: string[] = [];
+    for await (const m of client.models.list()) ids.push(m.id);
+    expect(ids).toContain('openai/gpt-4o-mini');
+    expect(ids).toContain('maniac:listed');
+    expect(ids.some((id) => id.startsWith('anthropic/'))).toBe(false);
+    const raw = await call(gw, 'GET', '/v1/models');
+    const entry = (
+      raw.json.data as { id: string; pricing: { input: number } | null; context_window: number | null }[]
+    ).find((m) => m.id === 'openai/gpt-4o-mini');
+    expect(entry?.pricing?.input).toBeGreaterThan(0);
+    expect(entry?.context_window).toBeGreaterThan(0);
+  });
+});
