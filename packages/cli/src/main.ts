@@ -1,6 +1,9 @@
 import { Command } from 'commander';
+import { ContainerDirectory, ContainerService, containerView } from '@maniac-gateway/ingest-api';
 import {
+  ApiError,
   ConfigError,
+  ValidationFailure,
   createHostContext,
   createKafka,
   createLogger,
@@ -126,9 +129,120 @@ keys
     });
   });
 
+const containers = program
+  .command('containers')
+  .description("manage a project's containers (maniac:<label>)");
+async function withContainers<T>(
+  projectName: string,
+  fn: (svc: ContainerService, projectId: string) => Promise<T>,
+): Promise<T> {
+  const cfg = config();
+  return withControlPlane(async (cp) => {
+    const project = projectOrFail(cp, projectName);
+    const svc = new ContainerService(
+      cp,
+      new ContainerDirectory(cp, cfg.containers),
+      (name) => name in cfg.providers,
+    );
+    return fn(svc, project.id);
+  });
+}
+const print = (value: unknown) => console.log(JSON.stringify(value, null, 2));
+containers
+  .command('create <label>')
+  .description('create a container (get-or-create: an existing label is returned as it is)')
+  .requiredOption('-p, --project <name>', 'project name or id')
+  .requiredOption('-m, --model <slug>', 'provider/model')
+  .option('--fallback <slug...>', 'fallback models, in order')
+  .option('--system-prompt <text>', 'default system prompt')
+  .option('--params <json>', 'default parameters as a JSON object')
+  .action(
+    async (
+      label: string,
+      o: { project: string; model: string; fallback?: string[]; systemPrompt?: string; params?: string },
+    ) => {
+      await withContainers(o.project, async (svc, projectId) => {
+        const { record, created } = await svc.create(projectId, {
+          label,
+          model: o.model,
+          fallback_models: o.fallback ?? [],
+          system_prompt: o.systemPrompt ?? null,
+          params: o.params ? (JSON.parse(o.params) as Record<string, unknown>) : {},
+        });
+        if (!created) console.error(`container ${label} already exists; unchanged`);
+        print(containerView(record));
+      });
+    },
+  );
+containers
+  .command('list')
+  .requiredOption('-p, --project <name>', 'project name or id')
+  .action(async (o: { project: string }) => {
+    await withContainers(o.project, async (svc, projectId) => {
+      for (const c of svc.list(projectId))
+        console.log(`${c.label}\t${c.model}\t${c.fallback_models.join(',')}`);
+    });
+  });
+containers
+  .command('show <label>')
+  .requiredOption('-p, --project <name>', 'project name or id')
+  .action(async (label: string, o: { project: string }) => {
+    await withContainers(o.project, async (svc, projectId) =>
+      print(containerView(svc.get(projectId, label))),
+    );
+  });
+containers
+  .command('update <label>')
+  .description(
+    'change model, fallbacks, prompt, params or label; every instance routes with it within seconds',
+  )
+  .requiredOption('-p, --project <name>', 'project name or id')
+  .option('-m, --model <slug>', 'provider/model')
+  .option('--fallback <slug...>', 'fallback models, in order')
+  .option('--system-prompt <text>', 'default system prompt')
+  .option('--params <json>', 'default parameters as a JSON object')
+  .option('--rename <label>', 'new label')
+  .action(
+    async (
+      label: string,
+      o: {
+        project: string;
+        model?: string;
+        fallback?: string[];
+        systemPrompt?: string;
+        params?: string;
+        rename?: string;
+      },
+    ) => {
+      await withContainers(o.project, async (svc, projectId) => {
+        const patch: Record<string, unknown> = {};
+        if (o.model) patch.model = o.model;
+        if (o.fallback) patch.fallback_models = o.fallback;
+        if (o.systemPrompt !== undefined) patch.system_prompt = o.systemPrompt;
+        if (o.params) patch.params = JSON.parse(o.params) as unknown;
+        if (o.rename) patch.label = o.rename;
+        print(containerView(await svc.update(projectId, label, patch)));
+      });
+    },
+  );
+containers
+  .command('delete <label>')
+  .description('stop routing the label (its telemetry stays queryable)')
+  .requiredOption('-p, --project <name>', 'project name or id')
+  .action(async (label: string, o: { project: string }) => {
+    await withContainers(o.project, async (svc, projectId) => {
+      await svc.remove(projectId, label);
+      console.log(`deleted ${label}`);
+    });
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
+  if (err instanceof ApiError || err instanceof ValidationFailure) {
+    console.error(err instanceof ApiError ? `${err.code}: ${err.message}` : JSON.stringify(err.detail));
+    process.exit(1);
+  }
   if (err instanceof ConfigError) {
     console.error(err.message);
     process.exit(2);

@@ -8,13 +8,14 @@ const run = promisify(execFile);
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
 
-function cli(args: string[], prefix: string) {
+function cli(args: string[], prefix: string, extraEnv: Record<string, string> = {}) {
   return run(tsx, ['--conditions=development', main, ...args], {
     env: {
       ...process.env,
       KAFKA_BROKERS: testEnv().brokers,
       MANIAC_TOPIC_PREFIX: prefix,
       LOG_LEVEL: 'silent',
+      ...extraEnv,
     },
     timeout: 90_000,
   });
@@ -42,5 +43,47 @@ describe('maniac-gateway CLI', () => {
     await expect(cli(['keys', 'create', '--project', 'nope'], prefix)).rejects.toThrow(
       /no project named nope/,
     );
+  });
+
+  it('manages containers: create, list, show, update, delete', async () => {
+    const prefix = `${uniqueName('cli')}.`;
+    await cli(['projects', 'create', 'acme'], prefix);
+    const env = { OPENAI_API_KEY: 'sk-x' };
+    const created = await cli(
+      [
+        'containers',
+        'create',
+        'bot',
+        '-p',
+        'acme',
+        '-m',
+        'openai:gpt-4o-mini',
+        '--params',
+        '{"temperature":0.1}',
+      ],
+      prefix,
+      env,
+    );
+    expect(JSON.parse(created.stdout)).toMatchObject({
+      label: 'bot',
+      model: 'openai/gpt-4o-mini',
+      params: { temperature: 0.1 },
+    });
+    expect((await cli(['containers', 'list', '-p', 'acme'], prefix, env)).stdout).toContain(
+      'bot\topenai/gpt-4o-mini',
+    );
+    const updated = await cli(
+      ['containers', 'update', 'bot', '-p', 'acme', '-m', 'openai/gpt-4o'],
+      prefix,
+      env,
+    );
+    expect(JSON.parse(updated.stdout).model).toBe('openai/gpt-4o');
+    const shown = await cli(['containers', 'show', 'bot', '-p', 'acme'], prefix, env);
+    expect(JSON.parse(shown.stdout).model).toBe('openai/gpt-4o');
+    await expect(
+      cli(['containers', 'create', 'x', '-p', 'acme', '-m', 'nowhere/m'], prefix, env),
+    ).rejects.toThrow(/model_not_routable/);
+    await cli(['containers', 'delete', 'bot', '-p', 'acme'], prefix, env);
+    expect((await cli(['containers', 'list', '-p', 'acme'], prefix, env)).stdout).toBe('');
   });
 });
