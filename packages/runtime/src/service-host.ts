@@ -27,8 +27,16 @@ export interface HostContext {
 export const API_PREFIXES = ['/v1', '/api/v1'] as const;
 
 /** Shared plumbing for every entry point: logger, metrics, Kafka client and the control plane. */
-export function createHostContext(config: GatewayConfig, name: string): HostContext {
-  const logger = createLogger({ name, level: config.log_level });
+export function createHostContext(
+  config: GatewayConfig,
+  name: string,
+  options: { logDestination?: NodeJS.WritableStream } = {},
+): HostContext {
+  const logger = createLogger({
+    name,
+    level: config.log_level,
+    ...(options.logDestination ? { destination: options.logDestination } : {}),
+  });
   const metrics = new Metrics();
   const kafka = createKafka({
     brokers: config.kafka.brokers,

@@ -102,8 +102,9 @@ export interface TestHost {
 export async function startTestHost(
   config: GatewayConfig,
   components: (ctx: HostContext) => HostedComponent[],
+  options: { logDestination?: NodeJS.WritableStream } = {},
 ): Promise<TestHost> {
-  const ctx = createHostContext(config, 'test');
+  const ctx = createHostContext(config, 'test', options);
   const host = await startHost(ctx, components(ctx), { host: '127.0.0.1', port: 0 });
   const newProjectKey = async (name = uniqueName('project')) => {
     const project = await ctx.controlPlane.createProject(name);
