@@ -1,2 +1,3 @@
 export * from './mock-upstream.js';
 export * from './fixtures.js';
+export * from './native-wire.js';

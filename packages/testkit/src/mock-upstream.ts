@@ -1,21 +1,42 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import {
+  anthropicErrorBody,
+  anthropicResponse,
+  anthropicStream,
+  geminiErrorBody,
+  geminiResponse,
+  geminiStream,
+} from './native-wire.js';
 
 /**
- * An in-process upstream that speaks the OpenAI chat completions wire format exactly (shapes recorded from the
- * live API: see shared/data/wire-formats), scriptable per model: JSON replies, timed SSE streams with tool-call
- * deltas, error statuses, hangs, resets and mid-stream disconnects. It records every request it received.
+ * An in-process upstream that speaks the providers' wire formats exactly (shapes recorded from the live APIs: see
+ * shared/data/wire-formats), scriptable per model: JSON replies, timed SSE streams with tool-call deltas, error
+ * statuses, hangs, resets and mid-stream disconnects. It records every request it received.
+ *
+ * The format follows the request path, so one mock serves every provider kind at once:
+ * - `…/chat/completions` — OpenAI (model from the body);
+ * - `…/openai/deployments/{deployment}/chat/completions?api-version=…` — Azure OpenAI (model = deployment);
+ * - `…/messages` — Anthropic Messages (named SSE events, no `[DONE]`);
+ * - `…/models/{model}:generateContent` and `:streamGenerateContent?alt=sse` — Gemini (no `[DONE]`).
  */
+
+export type WireFormat = 'openai' | 'azure' | 'anthropic' | 'gemini';
 
 export type Behaviour =
   | { kind: 'json'; status?: number; body?: unknown; headers?: Record<string, string>; delayMs?: number }
   | { kind: 'error'; status: number; body?: unknown; headers?: Record<string, string> }
   | {
       kind: 'sse';
-      /** `data:` payloads (objects are JSON-encoded; strings sent verbatim). */
+      /**
+       * `data:` payloads (objects are JSON-encoded; strings sent verbatim). Anthropic objects are sent as named
+       * events (`event: <type>`), Gemini ones with CRLF line ends, as the live APIs do.
+       */
       events: (object | string)[];
+      /** Raw SSE text sent as is after the events (e.g. a recorded fixture file). */
+      raw?: string;
       intervalMs?: number;
-      /** Send `data: [DONE]` at the end (default true). */
+      /** Send `data: [DONE]` at the end (default: true for OpenAI and Azure, false for Anthropic and Gemini). */
       done?: boolean;
       /** Destroy the socket after this many events (mid-stream disconnect). */
       cutAfter?: number;
@@ -29,6 +50,11 @@ export interface RecordedRequest {
   path: string;
   headers: IncomingMessage['headers'];
   body: Record<string, unknown>;
+  /** The wire format the path speaks. */
+  format: WireFormat;
+  /** The model the request is for (from the body, the Gemini model path or the Azure deployment). */
+  model: string;
+  stream: boolean;
 }
 
 export interface MockReplyOptions {
@@ -78,7 +104,7 @@ export function openAiResponse(opts: MockReplyOptions = {}): Record<string, unkn
     usage: {
       ...usage,
       total_tokens: usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens,
-      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0, ...(usage.prompt_tokens_details ?? {}) },
       completion_tokens_details: {
         reasoning_tokens: 0,
         audio_tokens: 0,
@@ -129,11 +155,90 @@ export function openAiStream(opts: MockReplyOptions & { pieces?: string[] } = {}
     usage: {
       ...usage,
       total_tokens: usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens,
-      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0, ...(usage.prompt_tokens_details ?? {}) },
       completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0 },
     },
   });
   return events;
+}
+
+/** Which wire format a request path speaks, the model it is for, and whether it asks for a stream. */
+function route(
+  path: string,
+  body: Record<string, unknown>,
+): { format: WireFormat; model: string; stream: boolean } {
+  const pathname = path.split('?')[0] ?? '';
+  const gemini = /\/models\/([^/]+?):(generateContent|streamGenerateContent)$/.exec(pathname);
+  if (gemini) {
+    return {
+      format: 'gemini',
+      model: decodeURIComponent(gemini[1] ?? ''),
+      stream: gemini[2] === 'streamGenerateContent',
+    };
+  }
+  const azure = /\/openai\/deployments\/([^/]+)\/chat\/completions$/.exec(pathname);
+  if (azure)
+    return { format: 'azure', model: decodeURIComponent(azure[1] ?? ''), stream: body.stream === true };
+  const model = typeof body.model === 'string' ? body.model : '';
+  if (pathname.endsWith('/messages')) return { format: 'anthropic', model, stream: body.stream === true };
+  return { format: 'openai', model, stream: body.stream === true };
+}
+
+function defaultResponse(format: WireFormat, model: string): Record<string, unknown> {
+  if (format === 'anthropic') return anthropicResponse({ model });
+  if (format === 'gemini') return geminiResponse({ model });
+  return openAiResponse({ model });
+}
+
+function defaultStream(format: WireFormat, model: string): object[] {
+  if (format === 'anthropic') return anthropicStream({ model });
+  if (format === 'gemini') return geminiStream({ model });
+  return openAiStream({ model });
+}
+
+const ANTHROPIC_ERROR_TYPES: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  413: 'request_too_large',
+  429: 'rate_limit_error',
+  529: 'overloaded_error',
+};
+
+const GOOGLE_STATUSES: Record<number, string> = {
+  400: 'INVALID_ARGUMENT',
+  401: 'UNAUTHENTICATED',
+  403: 'PERMISSION_DENIED',
+  404: 'NOT_FOUND',
+  429: 'RESOURCE_EXHAUSTED',
+  500: 'INTERNAL',
+  503: 'UNAVAILABLE',
+  504: 'DEADLINE_EXCEEDED',
+};
+
+/** The error body each provider sends for a status. */
+function errorBody(format: WireFormat, status: number): unknown {
+  if (format === 'anthropic') {
+    return anthropicErrorBody(ANTHROPIC_ERROR_TYPES[status] ?? 'api_error', `mock error ${status}`);
+  }
+  if (format === 'gemini')
+    return geminiErrorBody(status, GOOGLE_STATUSES[status] ?? 'UNKNOWN', `mock error ${status}`);
+  return { error: { message: `mock error ${status}`, type: 'server_error', param: null, code: null } };
+}
+
+/** One SSE event as each provider frames it. */
+function encodeEvent(format: WireFormat, ev: object | string): string {
+  const data = typeof ev === 'string' ? ev : JSON.stringify(ev);
+  if (
+    format === 'anthropic' &&
+    typeof ev === 'object' &&
+    typeof (ev as { type?: unknown }).type === 'string'
+  ) {
+    return `event: ${(ev as { type: string }).type}\ndata: ${data}\n\n`;
+  }
+  if (format === 'gemini') return `data: ${data}\r\n\r\n`;
+  return `data: ${data}\n\n`;
 }
 
 export class MockUpstream {
@@ -155,16 +260,16 @@ export class MockUpstream {
   }
 
   requestsFor(model: string): RecordedRequest[] {
-    return this.requests.filter((r) => r.body.model === model);
+    return this.requests.filter((r) => r.model === model);
   }
 
-  private next(model: string, stream: boolean): Behaviour {
+  private next(model: string, stream: boolean, format: WireFormat): Behaviour {
     const queue = this.scripts.get(model);
     if (queue && queue.length > 0)
       return queue.length > 1 ? (queue.shift() as Behaviour) : (queue[0] as Behaviour);
     return stream
-      ? { kind: 'sse', events: openAiStream({ model }) }
-      : { kind: 'json', body: openAiResponse({ model }) };
+      ? { kind: 'sse', events: defaultStream(format, model) }
+      : { kind: 'json', body: defaultResponse(format, model) };
   }
 
   async start(): Promise<string> {
@@ -188,9 +293,10 @@ export class MockUpstream {
     } catch {
       body = {};
     }
-    this.requests.push({ path: req.url ?? '', headers: req.headers, body });
-    const model = typeof body.model === 'string' ? body.model : '';
-    const behaviour = this.next(model, body.stream === true);
+    const path = req.url ?? '';
+    const { format, model, stream } = route(path, body);
+    this.requests.push({ path, headers: req.headers, body, format, model, stream });
+    const behaviour = this.next(model, stream, format);
     switch (behaviour.kind) {
       case 'hang':
         return;
@@ -204,9 +310,7 @@ export class MockUpstream {
         const status = behaviour.kind === 'json' ? (behaviour.status ?? 200) : behaviour.status;
         const payload =
           behaviour.body ??
-          (behaviour.kind === 'json'
-            ? openAiResponse({ model })
-            : { error: { message: `mock error ${status}`, type: 'server_error', param: null, code: null } });
+          (behaviour.kind === 'json' ? defaultResponse(format, model) : errorBody(format, status));
         res.writeHead(status, { 'content-type': 'application/json', ...(behaviour.headers ?? {}) });
         res.end(JSON.stringify(payload));
         return;
@@ -226,12 +330,12 @@ export class MockUpstream {
           if (behaviour.intervalMs) await new Promise((r) => setTimeout(r, behaviour.intervalMs));
           if (res.destroyed) return;
           // Wait until each event reached the socket, so a scripted cut happens after what was sent.
-          await new Promise<void>((resolve) =>
-            res.write(`data: ${typeof ev === 'string' ? ev : JSON.stringify(ev)}\n\n`, () => resolve()),
-          );
+          await new Promise<void>((resolve) => res.write(encodeEvent(format, ev), () => resolve()));
           sent++;
         }
-        if (behaviour.done !== false) res.write('data: [DONE]\n\n');
+        if (behaviour.raw) await new Promise<void>((resolve) => res.write(behaviour.raw, () => resolve()));
+        const done = behaviour.done ?? (format === 'openai' || format === 'azure');
+        if (done) res.write('data: [DONE]\n\n');
         res.end();
         return;
       }

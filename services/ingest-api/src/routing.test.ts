@@ -86,4 +86,20 @@ describe('planRoute', () => {
     expect(status(() => planRoute('gpt-4o', null, table))).toBe(404);
     expect(status(() => planRoute(null, null, table))).toBe(400);
   });
+
+  it('routes google/… to the gemini provider (canonical gemini/…), unless a google provider exists', () => {
+    const withGemini: RoutingTable = { ...table, hasProvider: (p) => ['openai', 'gemini'].includes(p) };
+    const plan = planRoute(
+      'google/gemini-2.5-flash',
+      ['gemini:gemini-2.5-flash', 'google:gemini-2.5-pro'],
+      withGemini,
+    );
+    expect(plan.attempts).toEqual([
+      { provider: 'gemini', model: 'gemini-2.5-flash', slug: 'gemini/gemini-2.5-flash' },
+      { provider: 'gemini', model: 'gemini-2.5-pro', slug: 'gemini/gemini-2.5-pro' },
+    ]);
+    const own: RoutingTable = { ...table, hasProvider: (p) => ['gemini', 'google'].includes(p) };
+    expect(planRoute('google/x', null, own).attempts[0]?.provider).toBe('google');
+    expect(status(() => planRoute('google/x', null, table))).toBe(404);
+  });
 });

@@ -19,6 +19,12 @@ export function canonicalSlug(provider: string, model: string): string {
 
 export const CONTAINER_PROVIDER = 'maniac';
 
+/**
+ * Other names of a provider: `google/gemini-2.5-flash` is served by the provider named `gemini` unless a provider
+ * named `google` is configured. The canonical slug (events, spend, responses) uses the provider's own name.
+ */
+export const PROVIDER_ALIASES: Readonly<Record<string, string>> = { google: 'gemini' };
+
 /** One upstream attempt of a fallback plan. */
 export interface PlannedAttempt {
   provider: string;
@@ -49,13 +55,18 @@ function resolveExternal(slug: string, table: RoutingTable): PlannedAttempt {
   if (parsed.provider === CONTAINER_PROVIDER) {
     throw notFound(slug, 'container slugs cannot be nested inside a container or fallback list');
   }
-  if (!table.hasProvider(parsed.provider)) {
-    throw notFound(slug, `provider '${parsed.provider}' is not configured`);
+  let provider = parsed.provider;
+  if (!table.hasProvider(provider)) {
+    const alias = Object.hasOwn(PROVIDER_ALIASES, provider) ? PROVIDER_ALIASES[provider] : undefined;
+    if (!alias || !table.hasProvider(alias)) {
+      throw notFound(slug, `provider '${parsed.provider}' is not configured`);
+    }
+    provider = alias;
   }
   return {
-    provider: parsed.provider,
+    provider,
     model: parsed.model,
-    slug: canonicalSlug(parsed.provider, parsed.model),
+    slug: canonicalSlug(provider, parsed.model),
   };
 }
 

@@ -1,25 +1,42 @@
 import { parseArgs } from 'node:util';
 import { createHostContext, loadConfig, startHost, stopOnSignals } from '@maniac-gateway/runtime';
+import { rebuildProjection } from './rebuild.js';
 import { createWriter } from './writer.js';
 
 /**
- * Standalone writer: `node dist/main.js [--config FILE]`. Serves /healthz, /readyz and /metrics on WRITER_PORT
- * (default 8082).
+ * Standalone writer: `node dist/main.js [--config FILE]` serves /healthz, /readyz and /metrics on WRITER_PORT
+ * (default 8082). `--rebuild` replays the topic into fresh tables and swaps them in (see rebuild.ts), then exits.
  */
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { config: { type: 'string' } },
+    options: {
+      config: { type: 'string' },
+      rebuild: { type: 'boolean', default: false },
+      'drop-old': { type: 'boolean', default: false },
+    },
     allowPositionals: false,
   });
   const config = loadConfig({ path: values.config });
   const ctx = createHostContext(config, 'writer');
+  if (values.rebuild) {
+    const result = await rebuildProjection(
+      config,
+      { logger: ctx.logger, metrics: ctx.metrics, kafka: ctx.kafka },
+      { dropOld: values['drop-old'] },
+    );
+    ctx.logger.info(result, 'rebuild finished');
+    process.exit(0);
+  }
   const writer = createWriter(config, { logger: ctx.logger, metrics: ctx.metrics, kafka: ctx.kafka });
   const port = Number(process.env.WRITER_PORT ?? 8082);
   const host = await startHost(ctx, [writer], { host: config.server.host, port });
   stopOnSignals(host, ctx.logger, config.server.shutdown_grace_ms);
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-  process.exit(1);
-});
+main().then(
+  () => undefined,
+  (err: unknown) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exit(1);
+  },
+);

@@ -185,7 +185,9 @@ export async function migrate(client: ClickHouseClient, options: MigrateOptions)
     }
     await client.insert({
       table: `${db}.schema_migrations`,
-      values: [{ version: m.version, name: m.name, checksum: m.checksum, applied_at: Math.floor(Date.now() / 1000) }],
+      values: [
+        { version: m.version, name: m.name, checksum: m.checksum, applied_at: Math.floor(Date.now() / 1000) },
+      ],
       format: 'JSONEachRow',
     });
     options.logger.info({ migration: m.file, database: options.database }, 'migration applied');

@@ -1,5 +1,8 @@
-import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { Metrics } from '@maniac-gateway/runtime';
+
+type Counter<L extends string = string> = ReturnType<typeof Metrics.prototype.counter<L>>;
+type Gauge<L extends string = string> = ReturnType<typeof Metrics.prototype.gauge<L>>;
+type Histogram<L extends string = string> = ReturnType<typeof Metrics.prototype.histogram<L>>;
 
 /** The writer's Prometheus metrics (on the process-wide registry). */
 export class WriterMetrics {

@@ -176,6 +176,8 @@ export class CompletionWriter implements HostedComponent {
 
   private generation = 0;
   private readonly partitions = new Map<number, PartitionState>();
+  /** Highest skipped (already stored) offset per partition, committed with the next commit. */
+  private readonly skippedDone = new Map<number, bigint>();
   private assigned: number[] = [];
   private joined = false;
   private crashReason: string | null = null;
@@ -356,6 +358,14 @@ export class CompletionWriter implements HostedComponent {
     ];
   }
 
+  /**
+   * True when nothing is buffered and no flush is in progress (queued behind any running batch or flush, so
+   * every insert that started before has returned, materialized views included). For tests and tooling.
+   */
+  drained(): Promise<boolean> {
+    return this.lock.run(async () => this.buffer.length === 0 && !this.outage);
+  }
+
   /** For logs and tests. */
   status(): { state: State; joined: boolean; buffered: number; outage: boolean; assigned: number[] } {
     return {
@@ -391,9 +401,65 @@ export class CompletionWriter implements HostedComponent {
       }
       this.resetBuffer();
       this.partitions.clear();
-      if (assigned !== null) this.assigned = assigned;
+      this.skippedDone.clear();
       this.m.lag.reset();
+      if (assigned === null) return;
+      this.assigned = assigned;
+      try {
+        await this.positionPartitions(assigned);
+      } catch (err) {
+        // The first batch of each partition positions it instead (or pauses if ClickHouse is down).
+        this.logger.warn({ err: describeError(err) }, 'could not position partitions on assignment');
+      }
     });
+  }
+
+  /**
+   * Points every assigned partition at ClickHouse's position (highest stored offset + 1, or the earliest offset
+   * Kafka still has). Needed even when no new messages arrive: a group whose committed offset is ahead of
+   * ClickHouse (tables dropped or restored) would otherwise never re-read what is missing.
+   */
+  private async positionPartitions(assigned: number[]): Promise<void> {
+    if (!this.admin || !this.consumer || assigned.length === 0) return;
+    const topic = this.options.topic;
+    const [stored, committed, watermarks] = await Promise.all([
+      this.sink.storedOffsets(topic),
+      this.admin.fetchOffsets({ groupId: this.options.groupId, topics: [topic] }),
+      this.admin.fetchTopicOffsets(topic),
+    ]);
+    const committedBy = new Map(
+      (committed.find((c) => c.topic === topic)?.partitions ?? []).map((p) => [
+        p.partition,
+        BigInt(p.offset),
+      ]),
+    );
+    for (const partition of assigned) {
+      const low = BigInt(watermarks.find((w) => w.partition === partition)?.low ?? '0');
+      const last = stored.get(partition);
+      let expected = last === undefined ? low : last + 1n;
+      if (expected < low) {
+        this.logger.warn(
+          { partition, from: expected.toString(), to: low.toString() },
+          'offsets no longer in Kafka (retention); continuing from the earliest available',
+        );
+        expected = low;
+      }
+      const c = committedBy.get(partition) ?? -1n;
+      const start = c >= 0n ? c : low;
+      const state: PartitionState = { generation: this.generation, expected, seekedTo: null };
+      if (start !== expected) {
+        state.seekedTo = expected;
+        this.consumer.seek({ topic, partition, offset: expected.toString() });
+        this.logger.info(
+          { partition, committed: start.toString(), stored: expected.toString() },
+          'positioning partition at ClickHouse’s offset (Kafka’s committed offset is only a hint)',
+        );
+      }
+      this.partitions.set(partition, state);
+      // Committed offset behind ClickHouse (a crash between insert and commit): catch the hint up.
+      if (start < expected) markDone(this.skippedDone, partition, expected - 1n);
+    }
+    if (this.skippedDone.size > 0) await this.commit(new Map());
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
@@ -462,6 +528,7 @@ export class CompletionWriter implements HostedComponent {
         const offset = BigInt(message.offset);
         if (offset < state.expected) {
           skipped++;
+          markDone(this.skippedDone, partition, offset);
           continue;
         }
         this.append(this.toItem(partition, offset, message));
@@ -479,6 +546,9 @@ export class CompletionWriter implements HostedComponent {
       );
       if (this.bufferRows >= this.options.batchMaxRows || this.bufferBytes >= this.options.batchMaxBytes) {
         await this.flushLocked();
+      } else if (this.buffer.length === 0 && this.skippedDone.size > 0) {
+        // Only already-stored events: move the committed offset past them (a hint for lag tools and restarts).
+        await this.commit(new Map());
       }
     });
   }
@@ -558,8 +628,10 @@ export class CompletionWriter implements HostedComponent {
     this.resetBuffer();
     const done = new Map<number, bigint>();
     let crashed = false;
+    this.logger.debug({ events: items.length }, 'flushing');
     try {
       await this.storeItems(items, generation, done);
+      this.logger.debug({ events: items.length }, 'flushed');
       return true;
     } catch (err) {
       if (err instanceof OutageError) {
@@ -585,7 +657,8 @@ export class CompletionWriter implements HostedComponent {
 
   private async storeItems(all: Item[], generation: number, done: Map<number, bigint>): Promise<void> {
     const topic = this.options.topic;
-    // Fence: drop whatever ClickHouse already has (another writer got there during a rebalance).
+    // Fence: drop whatever ClickHouse already has — an earlier insert whose response was lost (the connection
+    // failed after the server stored the rows), or another writer that got there during a rebalance.
     let stored: Map<number, bigint>;
     try {
       stored = await this.sink.storedOffsets(topic);
@@ -594,13 +667,15 @@ export class CompletionWriter implements HostedComponent {
     }
     const items = all.filter((i) => {
       const last = stored.get(i.partition);
-      return last === undefined || i.offset > last;
+      if (last === undefined || i.offset > last) return true;
+      markDone(done, i.partition, i.offset);
+      return false;
     });
     if (items.length < all.length) {
       this.m.events.inc({ outcome: 'duplicate_skipped' }, all.length - items.length);
       this.logger.warn(
         { skipped: all.length - items.length },
-        'events already stored by another writer; skipped',
+        'events already stored (an earlier insert did land, or another writer stored them); skipped',
       );
     }
 
@@ -726,15 +801,20 @@ export class CompletionWriter implements HostedComponent {
     this.m.events.inc({ outcome: 'dead_lettered' }, letters.length);
   }
 
+  /** Commits the offsets after `done` and after any skipped (already stored) events. Best-effort. */
   private async commit(done: Map<number, bigint>): Promise<void> {
+    for (const [partition, offset] of this.skippedDone) markDone(done, partition, offset);
+    this.skippedDone.clear();
     if (done.size === 0 || !this.consumer) return;
     const offsets = [...done].map(([partition, offset]) => ({
       topic: this.options.topic,
       partition,
       offset: (offset + 1n).toString(),
     }));
+    const started = Date.now();
     try {
       await this.consumer.commitOffsets(offsets);
+      this.logger.debug({ offsets, ms: Date.now() - started }, 'offsets committed');
     } catch (err) {
       // Harmless: ClickHouse's kafka_offsets is the resume position; the committed offset is only a hint.
       this.logger.warn({ err: describeError(err) }, 'offset commit failed');

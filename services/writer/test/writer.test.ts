@@ -76,7 +76,10 @@ describe('writer projects completion events into ClickHouse', () => {
     await produce(kafka, topic, events);
 
     await waitFor('all rows stored', async () =>
-      (await scalar(ch, `SELECT count() FROM ${db}.completions`)) === events.length ? true : undefined,
+      (await scalar(ch, `SELECT count() FROM ${db}.completions`)) === events.length &&
+      (await writer.drained())
+        ? true
+        : undefined,
     );
 
     // Exactly once: no duplicates even without FINAL.

@@ -6,7 +6,7 @@ import {
   StreamAssembler,
   rewriteChunk,
   toChatRes,
-  upstreamErrorMessage,
+  upstreamError,
   type ResponseIdentity,
 } from '../providers/openai.js';
 import {
@@ -55,9 +55,6 @@ export interface RequestContext {
   /** Aborted when the client goes away. */
   signal: AbortSignal;
 }
-
-/** Upstream statuses that are the request's fault: another provider would refuse it too. */
-const NON_RETRYABLE = new Set([400, 413, 422]);
 
 interface AttemptFailure {
   attempt: Attempt;
@@ -152,6 +149,7 @@ export class CompletionService {
 
   private prepare(run: RequestRun, attempt: PlannedAttempt, stream: boolean): AttemptRun {
     const provider = this.deps.upstream.config(attempt.provider);
+    const price = this.deps.prices.lookup(this.priceProvider(attempt), attempt.model);
     return {
       attempt,
       adapter: adapterFor(provider.kind),
@@ -161,6 +159,7 @@ export class CompletionService {
         provider,
         providerName: attempt.provider,
         stream,
+        defaultMaxTokens: price?.max_output_tokens ?? null,
       },
       startedMs: Date.now(),
     };
@@ -183,12 +182,14 @@ export class CompletionService {
     } catch {
       // the status is what matters
     }
-    const message = upstreamErrorMessage(res.status, text);
-    const fatal = NON_RETRYABLE.has(res.status)
+    const info = a.adapter.error?.(res.status, text) ?? upstreamError(res.status, text);
+    const message = info.message;
+    const fatal = !info.retryable
       ? new ApiError(400, 'upstream_bad_request', `${a.attempt.provider} rejected the request: ${message}`, {
           provider: a.attempt.provider,
           model: a.attempt.slug,
           upstream_status: res.status,
+          upstream_error: { type: info.type, message },
         })
       : null;
     return {
@@ -288,7 +289,18 @@ export class CompletionService {
   }
 
   private spend(attempt: PlannedAttempt, usage: ChatRes['usage']): number | null {
-    return this.deps.prices.spendNanos(attempt.provider, attempt.model, usageRecord(usage));
+    return this.deps.prices.spendNanos(this.priceProvider(attempt), attempt.model, usageRecord(usage));
+  }
+
+  /**
+   * The price-book provider of an attempt: its own name, or — for the native kinds, whose kind names the vendor —
+   * the kind (a provider named `claude` of kind anthropic is priced as `anthropic/…`). OpenAI-wire providers
+   * are never priced by kind: a custom-named one may serve anything under any model name.
+   */
+  private priceProvider(attempt: PlannedAttempt): string {
+    const kind = this.deps.upstream.config(attempt.provider).kind;
+    const byKind = kind === 'anthropic' || kind === 'gemini';
+    return byKind && !this.deps.prices.lookup(attempt.provider, attempt.model) ? kind : attempt.provider;
   }
 
   private errorOutcome(run: RequestRun, error: ApiError | null, cancelled: boolean): CompletionOutcome {

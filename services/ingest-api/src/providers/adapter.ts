@@ -17,6 +17,24 @@ export interface UpstreamRequestContext {
   provider: ProviderConfig;
   providerName: string;
   stream: boolean;
+  /**
+   * The model's default output limit (from the price book), for providers that require a max-tokens value
+   * (Anthropic) when the request gives none. Null or absent: unknown.
+   */
+  defaultMaxTokens?: number | null;
+}
+
+/** What an upstream error body says, in the provider's own terms. */
+export interface UpstreamErrorInfo {
+  /** The provider's message, e.g. `Overloaded`. */
+  message: string;
+  /** The provider's error type or status, e.g. `overloaded_error`, `RESOURCE_EXHAUSTED`. */
+  type: string | null;
+  /**
+   * Whether another attempt (another provider or model) could succeed. False for errors that are the request's
+   * fault (malformed, too long): every upstream would refuse it too.
+   */
+  retryable: boolean;
 }
 
 export interface UpstreamCall {
@@ -51,4 +69,6 @@ export interface ProviderAdapter {
   /** The upstream's JSON answer as an OpenAI chat.completion body. */
   response(body: unknown, ctx: UpstreamRequestContext): Json;
   stream(ctx: UpstreamRequestContext): StreamTranslator;
+  /** Reads an upstream error response (status and body text). Absent: the OpenAI rules (`upstreamError`). */
+  error?(status: number, text: string): UpstreamErrorInfo;
 }

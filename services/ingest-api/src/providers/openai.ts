@@ -7,6 +7,7 @@ import {
   type ProviderAdapter,
   type StreamTranslator,
   type UpstreamCall,
+  type UpstreamErrorInfo,
   type UpstreamRequestContext,
 } from './adapter.js';
 import type { SseEvent } from './sse.js';
@@ -45,8 +46,13 @@ const DROPPED_KEYS = new Set<string>([
   'model',
 ]);
 
-/** The body sent to an OpenAI-compatible upstream. Null fields are omitted (null means "not set"). */
-export function buildUpstreamRequest(req: ChatReq, ctx: Omit<UpstreamRequestContext, 'providerName'>): Json {
+/**
+ * The request as the upstream should see it, whatever its wire format: the container's default params under the
+ * request's own (null means "not set" and is omitted), Maniac-only keys removed, `reasoning.effort` as
+ * `reasoning_effort`, and the container's system prompt prepended unless the request has a system or developer
+ * message. Native adapters translate this; the OpenAI adapter sends it almost as is.
+ */
+export function effectiveRequest(req: ChatReq, ctx: Pick<UpstreamRequestContext, 'container'>): Json {
   const body: Json = {};
   if (ctx.container) {
     for (const [k, v] of Object.entries(ctx.container.params)) {
@@ -57,7 +63,6 @@ export function buildUpstreamRequest(req: ChatReq, ctx: Omit<UpstreamRequestCont
     if (v === null || v === undefined || DROPPED_KEYS.has(k)) continue;
     body[k] = v;
   }
-  if (ctx.provider.forward_metadata && req.metadata) body.metadata = req.metadata;
   const effort = req.reasoning?.effort;
   if (effort && body.reasoning_effort === undefined) body.reasoning_effort = effort;
 
@@ -67,6 +72,13 @@ export function buildUpstreamRequest(req: ChatReq, ctx: Omit<UpstreamRequestCont
     prompt && !messages.some((m) => m.role === 'system' || m.role === 'developer')
       ? [{ role: 'system', content: prompt }, ...messages]
       : messages;
+  return body;
+}
+
+/** The body sent to an OpenAI-compatible upstream. Null fields are omitted (null means "not set"). */
+export function buildUpstreamRequest(req: ChatReq, ctx: Omit<UpstreamRequestContext, 'providerName'>): Json {
+  const body = effectiveRequest(req, ctx);
+  if (ctx.provider.forward_metadata && req.metadata) body.metadata = req.metadata;
   body.model = ctx.upstreamModel;
   if (ctx.stream) {
     body.stream = true;
@@ -287,6 +299,34 @@ export function upstreamErrorMessage(status: number, text: string): string {
   }
   const trimmed = text.trim().slice(0, 300);
   return trimmed || `upstream returned HTTP ${status}`;
+}
+
+/** Upstream statuses that are the request's fault: another provider would refuse it too. */
+export const NON_RETRYABLE_STATUSES: ReadonlySet<number> = new Set([400, 413, 422]);
+
+/** The provider's error type (`error.type`, `error.code` or `error.status`), when its body has one. */
+function upstreamErrorType(text: string): string | null {
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    const err = isObject(parsed) ? parsed.error : null;
+    if (!isObject(err)) return null;
+    for (const key of ['type', 'status', 'code'] as const) {
+      const v = err[key];
+      if (typeof v === 'string' && v) return v;
+    }
+  } catch {
+    // not JSON
+  }
+  return null;
+}
+
+/** OpenAI-style reading of an error response: its message and type; 400, 413 and 422 are not retryable. */
+export function upstreamError(status: number, text: string): UpstreamErrorInfo {
+  return {
+    message: upstreamErrorMessage(status, text),
+    type: upstreamErrorType(text),
+    retryable: !NON_RETRYABLE_STATUSES.has(status),
+  };
 }
 
 /** The message of an in-stream `{"error":…}` event, or null for a normal event. */

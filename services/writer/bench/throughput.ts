@@ -1,0 +1,153 @@
+/**
+ * Writer catch-up throughput: produces N events (~SIZE bytes each) to a fresh topic, then starts a writer and
+ * measures how fast it projects them into a fresh database (events/s, end to end: fetch, decode, insert with the
+ * views, commit).
+ *
+ *   npx tsx --conditions development services/writer/bench/throughput.ts [--events 100000] [--size 1200]
+ *     [--batch 5000]
+ *
+ * Uses KAFKA_BROKERS / CLICKHOUSE_URL; drops what it created.
+ */
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { createClient } from '@clickhouse/client';
+import { CompressionTypes, createKafka, createLogger, loadConfig, Metrics } from '@maniac-gateway/runtime';
+import { encodeCompletionEvent } from '@maniac-gateway/schemas';
+import { createWriter } from '../src/index.js';
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '100000' },
+    size: { type: 'string', default: '1200' },
+    batch: { type: 'string', default: '5000' },
+  },
+});
+const total = Number(values.events);
+const size = Number(values.size);
+const suffix = `${Date.now().toString(36)}_${randomUUID().slice(0, 6)}`;
+const database = `bench_w_${suffix}`;
+const prefix = `bench-w-${suffix}`;
+const env = {
+  KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
+  CLICKHOUSE_URL: process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123',
+};
+const config = loadConfig({
+  raw: {
+    kafka: {
+      client_id: prefix,
+      completions_partitions: 6,
+      topics: { completions: `${prefix}.c`, control: `${prefix}.ctl`, dead_letter: `${prefix}.dlq` },
+    },
+    clickhouse: { database },
+  },
+  env,
+});
+const logger = createLogger({ name: 'bench', level: 'warn' });
+const kafka = createKafka({ brokers: config.kafka.brokers, clientId: prefix, logger });
+const ch = createClient({ url: env.CLICKHOUSE_URL, request_timeout: 120_000 });
+
+const filler = 'x'.repeat(Math.max(0, size - 700));
+const now = Date.now();
+
+async function produceAll(): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: config.kafka.topics.completions, numPartitions: 6 }] });
+  await admin.disconnect();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const started = Date.now();
+  for (let i = 0; i < total; i += 2000) {
+    const messages = [];
+    for (let j = i; j < Math.min(total, i + 2000); j++) {
+      const id = `chatcmpl-${j}`;
+      const { value, headers } = encodeCompletionEvent({
+        event_id: randomUUID(),
+        source: 'completion',
+        completion_id: id,
+        project_id: `proj_${j % 10}`,
+        model: j % 2 ? 'openai/gpt-4o' : 'openai/gpt-4o-mini',
+        provider: 'openai',
+        status: 'success',
+        http_status: 200,
+        usage: { prompt_tokens: 100, completion_tokens: 20, total_tokens: 120 },
+        spend_nanos: 12_345,
+        latency_ms: 300,
+        request_json: JSON.stringify({
+          model: 'openai/gpt-4o',
+          messages: [{ role: 'user', content: filler }],
+        }),
+        response_json: JSON.stringify({
+          id,
+          choices: [{ index: 0, message: { role: 'assistant', content: 'ok' } }],
+        }),
+        created_ms: now - (total - j),
+      });
+      messages.push({ key: id, value, headers });
+    }
+    await producer.send({
+      topic: config.kafka.topics.completions,
+      acks: -1,
+      compression: CompressionTypes.GZIP,
+      messages,
+    });
+  }
+  await producer.disconnect();
+  return Date.now() - started;
+}
+
+async function stored(): Promise<number> {
+  const rs = await ch.query({
+    query: `SELECT sum(last_offset + 1) AS n FROM (SELECT kafka_partition, max(last_offset) AS last_offset FROM ${database}.kafka_offsets GROUP BY kafka_partition)`,
+    format: 'JSONEachRow',
+  });
+  const [row] = await rs.json<{ n: string }>();
+  return Number(row?.n ?? 0);
+}
+
+try {
+  const produceMs = await produceAll();
+  console.log(`produced ${total} events of ~${size} B in ${produceMs} ms`);
+  const metrics = new Metrics({ defaultMetrics: false });
+  let inserts = 0;
+  let insertMs = 0;
+  let insertStarted = 0;
+  const writer = createWriter(config, {
+    logger,
+    metrics,
+    kafka,
+    clickhouse: ch,
+    hooks: {
+      beforeInsert: () => {
+        insertStarted = Date.now();
+      },
+      afterInsert: () => {
+        inserts++;
+        insertMs += Date.now() - insertStarted;
+      },
+    },
+    options: { groupId: `${prefix}-writer`, batchMaxRows: Number(values.batch), flushIntervalMs: 1000 },
+  });
+  await writer.start();
+  const started = Date.now();
+  let last = 0;
+  while (last < total) {
+    await new Promise((r) => setTimeout(r, 250));
+    last = await stored();
+  }
+  const ms = Date.now() - started;
+  console.log(`writer projected ${total} events in ${ms} ms: ${Math.round((total / ms) * 1000)} events/s`);
+  console.log(
+    `inserts: ${inserts}, mean ${inserts ? Math.round(insertMs / inserts) : 0} ms, mean rows/insert ${inserts ? Math.round(total / inserts) : 0}`,
+  );
+  await writer.stop();
+} finally {
+  await ch.command({ query: `DROP DATABASE IF EXISTS ${database}` });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin
+    .deleteTopics({ topics: [config.kafka.topics.completions, config.kafka.topics.dead_letter] })
+    .catch(() => {});
+  await admin.disconnect();
+  await ch.close();
+}
