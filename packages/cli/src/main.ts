@@ -90,16 +90,104 @@ projects
     });
   });
 
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`expected a non-negative integer, got ${value}`);
+  return n;
+}
+
+function usd(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`expected an amount in USD, got ${value}`);
+  return n;
+}
+
+interface KeyCreateOptions {
+  project: string;
+  name?: string;
+  rpm?: number;
+  tpm?: number;
+  maxConcurrent?: number;
+  allowModels?: string[];
+  allowContainers?: string[];
+}
+
+projects
+  .command('set-budget <project>')
+  .description('spend budget per calendar month (UTC) and/or in total, in USD; 0 removes it')
+  .option('--monthly <usd>', 'monthly budget', usd)
+  .option('--total <usd>', 'lifetime budget', usd)
+  .action(async (name: string, o: { monthly?: number; total?: number }) => {
+    await withControlPlane(async (cp) => {
+      const project = projectOrFail(cp, name);
+      const nanos = (v: number | undefined, current: number | null) =>
+        v === undefined ? current : v === 0 ? null : Math.round(v * 1e9);
+      const p = await cp.updateProject(project.id, {
+        monthly_budget_nanos: nanos(o.monthly, project.monthly_budget_nanos),
+        total_budget_nanos: nanos(o.total, project.total_budget_nanos),
+      });
+      console.log(
+        JSON.stringify({
+          id: p.id,
+          monthly_budget_usd: p.monthly_budget_nanos === null ? null : p.monthly_budget_nanos / 1e9,
+          total_budget_usd: p.total_budget_nanos === null ? null : p.total_budget_nanos / 1e9,
+        }),
+      );
+    });
+  });
+projects
+  .command('set-limits <project>')
+  .description('requests/tokens per minute and concurrency for the whole project; 0 = unlimited')
+  .option('--rpm <n>', 'requests per minute', positiveInt)
+  .option('--tpm <n>', 'tokens per minute', positiveInt)
+  .option('--max-concurrent <n>', 'concurrent requests', positiveInt)
+  .action(async (name: string, o: { rpm?: number; tpm?: number; maxConcurrent?: number }) => {
+    await withControlPlane(async (cp) => {
+      const project = projectOrFail(cp, name);
+      const p = await cp.updateProject(project.id, {
+        rpm: o.rpm ?? project.rpm,
+        tpm: o.tpm ?? project.tpm,
+        max_concurrent: o.maxConcurrent ?? project.max_concurrent,
+      });
+      console.log(JSON.stringify({ id: p.id, rpm: p.rpm, tpm: p.tpm, max_concurrent: p.max_concurrent }));
+    });
+  });
+for (const [command, disabled] of [
+  ['disable', true],
+  ['enable', false],
+] as const) {
+  projects
+    .command(`${command} <project>`)
+    .description(`${command} a project (a disabled project's keys get 403)`)
+    .action(async (name: string) => {
+      await withControlPlane(async (cp) => {
+        await cp.updateProject(projectOrFail(cp, name).id, { disabled });
+        console.log(`${command}d ${name}`);
+      });
+    });
+}
+
 const keys = program.command('keys').description('manage API keys (only a SHA-256 of each key is stored)');
 keys
   .command('create')
   .description('create an API key; the key is printed once')
   .requiredOption('-p, --project <name>', 'project name or id')
   .option('-n, --name <name>', 'a label for the key')
-  .action(async (opts: { project: string; name?: string }) => {
+  .option('--rpm <n>', 'requests per minute for this key', positiveInt)
+  .option('--tpm <n>', 'tokens per minute for this key', positiveInt)
+  .option('--max-concurrent <n>', 'concurrent requests for this key', positiveInt)
+  .option('--allow-models <globs...>', 'only these provider/model patterns, e.g. "openai/*"')
+  .option('--allow-containers <labels...>', 'only these containers')
+  .action(async (opts: KeyCreateOptions) => {
     await withControlPlane(async (cp) => {
       const project = projectOrFail(cp, opts.project);
-      const { key, record } = await cp.createKey(project.id, opts.name ?? null);
+      const { key, record } = await cp.createKey(project.id, opts.name ?? null, {
+        rpm: opts.rpm ?? null,
+        tpm: opts.tpm ?? null,
+        max_concurrent: opts.maxConcurrent ?? null,
+        allow_models: opts.allowModels ?? [],
+        allow_containers: opts.allowContainers ?? [],
+      });
       console.error(
         `created ${record.id} for project ${project.name}; store this key now, it is not shown again:`,
       );

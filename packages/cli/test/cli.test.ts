@@ -45,6 +45,39 @@ describe('maniac-gateway CLI', () => {
     );
   });
 
+  it('sets limits and budgets, creates restricted keys, disables projects', async () => {
+    const prefix = `${uniqueName('cli')}.`;
+    await cli(['projects', 'create', 'acme'], prefix);
+    const budget = await cli(['projects', 'set-budget', 'acme', '--monthly', '50', '--total', '500'], prefix);
+    expect(JSON.parse(budget.stdout)).toMatchObject({ monthly_budget_usd: 50, total_budget_usd: 500 });
+    const limits = await cli(
+      ['projects', 'set-limits', 'acme', '--rpm', '600', '--max-concurrent', '20'],
+      prefix,
+    );
+    expect(JSON.parse(limits.stdout)).toMatchObject({ rpm: 600, tpm: null, max_concurrent: 20 });
+    const key = await cli(
+      [
+        'keys',
+        'create',
+        '-p',
+        'acme',
+        '--rpm',
+        '60',
+        '--allow-models',
+        'openai/*',
+        '--allow-containers',
+        'bot',
+      ],
+      prefix,
+    );
+    expect(key.stdout.trim()).toMatch(/^mgw_/);
+    await expect(cli(['keys', 'create', '-p', 'acme', '--rpm', 'lots'], prefix)).rejects.toThrow(
+      /non-negative integer/,
+    );
+    expect((await cli(['projects', 'disable', 'acme'], prefix)).stdout).toContain('disabled acme');
+    expect((await cli(['projects', 'list'], prefix)).stdout).toContain('(disabled)');
+  });
+
   it('manages containers: create, list, show, update, delete', async () => {
     const prefix = `${uniqueName('cli')}.`;
     await cli(['projects', 'create', 'acme'], prefix);

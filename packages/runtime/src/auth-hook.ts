@@ -13,7 +13,6 @@ const MESSAGES: Record<string, string> = {
   malformed: 'Malformed Authorization header: expected Bearer <key>',
   unknown: 'Invalid API key',
   revoked: 'API key has been revoked',
-  project_disabled: 'Invalid API key',
 };
 
 /**
@@ -32,8 +31,13 @@ export function installAuth(app: FastifyInstance, controlPlane: ControlPlane): v
       request.headers.authorization ?? (typeof alt === 'string' && alt !== '' ? `Bearer ${alt}` : undefined);
     const result = controlPlane.authenticate(authorization);
     if (!result.ok) {
+      if (result.reason === 'project_disabled') {
+        throw new ApiError(403, 'project_disabled', 'The project of this API key is disabled', {
+          reason: 'project_disabled',
+        });
+      }
       throw new ApiError(401, ErrorCodes.unauthorized, MESSAGES[result.reason] ?? 'Unauthorized', {
-        reason: result.reason === 'project_disabled' ? 'unknown' : result.reason,
+        reason: result.reason,
       });
     }
     request.auth = result.auth;

@@ -66,6 +66,13 @@ const ContainerConfig = z.strictObject({
   params: z.record(z.string(), z.unknown()).default({}),
 });
 
+/** Request/token/concurrency limits; null = unlimited. */
+const LimitDefaults = z.strictObject({
+  rpm: z.number().int().positive().nullable().default(null),
+  tpm: z.number().int().positive().nullable().default(null),
+  max_concurrent: z.number().int().positive().nullable().default(null),
+});
+
 export const GatewayConfigSchema = z.strictObject({
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   server: z
@@ -117,6 +124,18 @@ export const GatewayConfigSchema = z.strictObject({
     })
     .prefault({}),
   debug_log_bodies: z.boolean().default(false),
+  /** Defaults for keys and projects whose records on the control topic leave a limit unset (null). */
+  limits: z
+    .strictObject({
+      key: LimitDefaults.prefault({}),
+      project: LimitDefaults.extend({
+        monthly_budget_usd: z.number().nonnegative().nullable().default(null),
+        total_budget_usd: z.number().nonnegative().nullable().default(null),
+      }).prefault({}),
+    })
+    .prefault({}),
+  /** Redis for rate-limit counters shared by several ingest-api instances (env REDIS_URL); null = in memory. */
+  redis_url: z.string().nullable().default(null),
   /** Default of every provider's `drop_unsupported_params`. */
   drop_unsupported_params: z.boolean().default(false),
   providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/), ProviderConfig).default({}),
@@ -324,6 +343,7 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: Env): Record<strin
   if (env.PORT) section('server').port = Number(env.PORT);
   if (env.HOST) section('server').host = env.HOST;
   if (env.LOG_LEVEL) out.log_level = env.LOG_LEVEL;
+  if (env.REDIS_URL) out.redis_url = env.REDIS_URL;
   if (env.MANIAC_SPOOL_DIR) section('spool').dir = env.MANIAC_SPOOL_DIR;
   // Providers: the environment adds the well-known ones; a provider named in the file wins, but its base URL
   // may still be overridden with <NAME>_BASE_URL, as the official SDKs allow.

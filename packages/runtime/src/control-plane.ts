@@ -192,7 +192,8 @@ export class ControlPlane {
     }
     if (record.revoked_ms !== null) return { ok: false, reason: 'revoked' };
     const project = this.projectsById.get(record.project_id);
-    if (!project || project.disabled) return { ok: false, reason: 'project_disabled' };
+    if (!project) return { ok: false, reason: 'unknown' };
+    if (project.disabled) return { ok: false, reason: 'project_disabled' };
     return { ok: true, auth: { projectId: record.project_id, keyId: record.id } };
   }
 
@@ -256,6 +257,18 @@ export class ControlPlane {
     return container;
   }
 
+  /** Publishes a project's new state (limits, budgets, disabled). */
+  async updateProject(
+    id: string,
+    patch: Partial<Omit<ProjectRecord, 'id' | 'created_ms'>>,
+  ): Promise<ProjectRecord> {
+    const current = this.projectsById.get(id);
+    if (!current) throw new Error(`unknown project ${id}`);
+    const next = { ...current, ...patch };
+    await this.publish({ kind: 'project', ...next });
+    return next;
+  }
+
   async createProject(name: string): Promise<ProjectRecord> {
     if (this.project(name)) throw new Error(`project ${name} already exists`);
     const project: ProjectRecord = {
@@ -277,6 +290,9 @@ export class ControlPlane {
   async createKey(
     projectId: string,
     name: string | null = null,
+    options: Partial<
+      Pick<ApiKeyRecord, 'rpm' | 'tpm' | 'max_concurrent' | 'allow_models' | 'allow_containers'>
+    > = {},
   ): Promise<{ key: string; record: ApiKeyRecord }> {
     const key = generateApiKey();
     const record: ApiKeyRecord = {
@@ -292,6 +308,7 @@ export class ControlPlane {
       max_concurrent: null,
       allow_models: [],
       allow_containers: [],
+      ...options,
     };
     await this.publish({ kind: 'api_key', ...record });
     return { key, record };

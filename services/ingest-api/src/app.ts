@@ -14,6 +14,7 @@ import {
 } from '@maniac-gateway/runtime';
 import { ContainerDirectory } from './containers/container-directory.js';
 import { ContainerService } from './containers/container-service.js';
+import { ClickHouseContainerStats } from './containers/container-stats.js';
 import { registerContainerRoutes } from './routes/containers.js';
 import { registerModelRoutes } from './routes/models.js';
 import { ClickHouseExistingIds } from './register/existing-ids.js';
@@ -25,7 +26,11 @@ import { Spool } from './events/spool.js';
 import { createIngestMetrics } from './metrics.js';
 import { PriceBook } from './pricing/price-book.js';
 import { UpstreamClient } from './providers/upstream.js';
-import { registerChatRoutes } from './routes/chat.js';
+import { registerChatRoutes, type ChatAdmission } from './routes/chat.js';
+import { MemoryCounterStore, type CounterStore } from './limits/counter-store.js';
+import { RedisCounterStore } from './limits/redis-store.js';
+import { BudgetTracker } from './limits/budget.js';
+import { RequestGuard } from './limits/request-guard.js';
 import type { RoutingTable } from './routing.js';
 
 export interface IngestDeps {
@@ -49,7 +54,12 @@ export class IngestApi implements HostedComponent {
   readonly register: RegisterService;
   readonly containers: ContainerDirectory;
   readonly containerService: ContainerService;
+  readonly containerStats: ClickHouseContainerStats;
   private readonly clickhouse: ClickHouseClient;
+  readonly counters: CounterStore;
+  readonly budgets: BudgetTracker;
+  readonly guard: RequestGuard;
+  private readonly gate: ChatAdmission;
 
   constructor(private readonly deps: IngestDeps) {
     const { config, logger } = deps;
@@ -59,6 +69,7 @@ export class IngestApi implements HostedComponent {
       topic: config.kafka.topics.completions,
       lingerMs: config.kafka.linger_ms,
       batchMax: config.kafka.batch_max,
+      produceTimeoutMs: config.kafka.produce_timeout_ms,
       spool: new Spool(config.spool.dir, config.spool.max_bytes),
       kafka: deps.kafka,
       logger: logger.child({ component: 'event-publisher' }),
@@ -82,8 +93,52 @@ export class IngestApi implements HostedComponent {
       logger,
       metrics,
     });
-    // ClickHouse is read only by register (to skip examples already stored), never on the chat path.
+    // ClickHouse is read only by register (to skip examples already stored) and for the containers' counters,
+    // never on the chat path.
     this.clickhouse = createClickHouse(config.clickhouse, { requestTimeoutMs: 10_000 });
+    this.containerStats = new ClickHouseContainerStats(
+      this.clickhouse,
+      config.clickhouse.database,
+      logger.child({ component: 'container-stats' }),
+    );
+    this.counters = config.redis_url ? new RedisCounterStore(config.redis_url) : new MemoryCounterStore();
+    this.budgets = new BudgetTracker(this.clickhouse, config.clickhouse.database, logger.child({ component: 'budgets' }));
+    this.guard = new RequestGuard({
+      store: this.counters,
+      budgets: this.budgets,
+      limits: config.limits,
+      estimateSpend: (plan, promptTokens, outputTokens) => {
+        const first = plan.attempts[0];
+        if (!first) return null;
+        return this.prices.spendNanos(first.provider, first.model, {
+          prompt_tokens: promptTokens,
+          completion_tokens: outputTokens,
+          total_tokens: promptTokens + outputTokens,
+          cached_tokens: null,
+          cache_creation_tokens: null,
+          reasoning_tokens: null,
+        });
+      },
+      metrics: {
+        refused: deps.metrics.counter('maniac_rate_limited_total', 'Requests refused by a rate limit', [
+          'limit',
+          'scope',
+        ]),
+        limiterErrors: deps.metrics.counter(
+          'maniac_rate_limiter_errors_total',
+          'Rate-limit checks that failed open because the counter store was unreachable',
+        ),
+      },
+      logger: logger.child({ component: 'limits' }),
+    });
+    this.gate = {
+      admit: (auth, req, plan, receivedMs) => {
+        const key = deps.controlPlane.key(auth.keyId);
+        const project = deps.controlPlane.project(auth.projectId);
+        if (!key || !project) throw new Error('authenticated key or project vanished');
+        return this.guard.admit(key, project, req, plan, receivedMs);
+      },
+    };
     this.register = new RegisterService({
       events: this.publisher,
       prices: this.prices,
@@ -95,9 +150,9 @@ export class IngestApi implements HostedComponent {
 
   readonly plugin = async (app: FastifyInstance): Promise<void> => {
     installAuth(app, this.deps.controlPlane);
-    registerChatRoutes(app, this.service);
+    registerChatRoutes(app, this.service, this.gate);
     registerRegisterRoutes(app, this.register);
-    registerContainerRoutes(app, this.containerService);
+    registerContainerRoutes(app, this.containerService, this.containerStats);
     registerModelRoutes(app, {
       providers: this.deps.config.providers,
       prices: this.prices,
@@ -122,15 +177,21 @@ export class IngestApi implements HostedComponent {
       await admin.disconnect();
     }
     await this.publisher.start();
+    this.budgets.start();
     this.deps.logger.info({ providers: Object.keys(this.deps.config.providers) }, 'ingest-api ready');
   }
 
   checks(): ReadinessCheck[] {
-    return [{ name: 'event_publisher', critical: false, check: () => this.publisher.problem() }];
+    return [
+      { name: 'event_publisher', critical: false, check: () => this.publisher.problem() },
+      { name: 'rate_limits', critical: false, check: () => this.guard.problem() },
+    ];
   }
 
   async stop(): Promise<void> {
+    this.budgets.stop();
     await this.publisher.stop();
+    await this.counters.close();
     await this.upstream.close();
     await this.clickhouse.close();
   }

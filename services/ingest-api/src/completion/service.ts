@@ -54,6 +54,10 @@ export interface RequestContext {
   receivedMs: number;
   /** Aborted when the client goes away. */
   signal: AbortSignal;
+  /** The plan, when the caller already made it (e.g. to check limits against it). */
+  plan?: RoutePlan;
+  /** Called once with the outcome (stored or not): limits and budgets settle with it. */
+  onOutcome?: (outcome: CompletionOutcome) => void;
 }
 
 interface AttemptFailure {
@@ -108,7 +112,7 @@ export class CompletionService {
   constructor(private readonly deps: CompletionServiceDeps) {}
 
   private begin(req: ChatReq, ctx: RequestContext, stream: boolean): RequestRun {
-    const plan = planRoute(req.model, req.models, this.deps.routing(ctx.auth.projectId));
+    const plan = ctx.plan ?? this.plan(req, ctx.auth.projectId);
     const completionId = newCompletionId();
     const container = plan.container?.label ?? null;
     return {
@@ -141,7 +145,13 @@ export class CompletionService {
     };
   }
 
+  /** The fallback plan of a request as one project sees it (404 model_not_found for unknown slugs). */
+  plan(req: ChatReq, projectId: string): RoutePlan {
+    return planRoute(req.model, req.models, this.deps.routing(projectId));
+  }
+
   private emit(run: RequestRun, outcome: CompletionOutcome): void {
+    run.ctx.onOutcome?.(outcome);
     this.deps.metrics.completions.inc({ status: outcome.status, stream: String(run.eventCtx.stream) });
     if (run.req.store === false) return;
     this.deps.events.emit(buildCompletionEvent(run.eventCtx, outcome, Date.now()));
