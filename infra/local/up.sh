@@ -23,6 +23,11 @@ wait "$clickhouse_job" || clickhouse_rc=$?
 ((clickhouse_rc == 0)) || log "ClickHouse failed to start (exit $clickhouse_rc)"
 ((kafka_rc == 0 && clickhouse_rc == 0)) || exit 1
 
+# redis-server is only needed by the multi-instance tests, which start their own throwaway redis-server processes.
+if ! command -v redis-server >/dev/null; then
+  apt_install redis-server || log "redis-server is not installed (apt-get install redis-server); multi-instance tests will fail"
+fi
+
 log "infrastructure ready in $((SECONDS - start))s (data: $DATA_DIR)"
 echo "KAFKA_BROKERS=$KAFKA_HOST:$KAFKA_PORT"
 echo "CLICKHOUSE_URL=http://$CLICKHOUSE_HOST:$CLICKHOUSE_HTTP_PORT"
