@@ -133,7 +133,8 @@ class Mutex {
 
 export function defaultWriterOptions(config: GatewayConfig): WriterOptions {
   return {
-    groupId: `${config.kafka.client_id}-writer`,
+    // One group per completions topic, so deployments sharing a Kafka cluster never share a group.
+    groupId: `${config.kafka.client_id}-writer.${config.kafka.topics.completions}`,
     topic: config.kafka.topics.completions,
     deadLetterTopic: config.kafka.topics.dead_letter,
     database: config.clickhouse.database,
@@ -665,7 +666,7 @@ export class CompletionWriter implements HostedComponent {
     } catch (err) {
       throw new OutageError(err, all);
     }
-    const items = all.filter((i) => {
+    let items = all.filter((i) => {
       const last = stored.get(i.partition);
       if (last === undefined || i.offset > last) return true;
       markDone(done, i.partition, i.offset);
@@ -678,6 +679,34 @@ export class CompletionWriter implements HostedComponent {
         'events already stored (an earlier insert did land, or another writer stored them); skipped',
       );
     }
+
+    // Fence by event: the same event at another offset (re-sent by the producer or the spool after an unknown
+    // outcome) is stored once. Within the batch the first copy wins; stored copies are looked up.
+    let storedEvents: Set<string>;
+    try {
+      storedEvents = await this.sink.storedEventIds(
+        items.filter((i): i is RowItem => i.kind === 'row').map((i) => i.row),
+      );
+    } catch (err) {
+      throw new OutageError(err, all);
+    }
+    const unique = items.filter((i) => {
+      if (i.kind !== 'row') return true;
+      if (!storedEvents.has(i.row.event_id)) {
+        storedEvents.add(i.row.event_id);
+        return true;
+      }
+      markDone(done, i.partition, i.offset);
+      return false;
+    });
+    if (unique.length < items.length) {
+      this.m.events.inc({ outcome: 'duplicate_skipped' }, items.length - unique.length);
+      this.logger.warn(
+        { skipped: items.length - unique.length },
+        'events already stored under another offset (re-sent by a producer); skipped',
+      );
+    }
+    items = unique;
 
     // Dead letters first: once a later offset of the partition is stored, resume would never revisit them.
     const dead = items.filter((i): i is DeadItem => i.kind === 'dead');
