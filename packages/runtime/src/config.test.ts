@@ -182,3 +182,16 @@ describe('loadConfig', () => {
     expect(found.join('\n')).toMatch(/providers\.b\.kind/);
   });
 });
+
+describe('config/example.yaml', () => {
+  it('is valid and documents the options the schema has', () => {
+    const path = new URL('../../../config/example.yaml', import.meta.url).pathname;
+    const config = loadConfig({
+      path,
+      env: { OPENAI_API_KEY: 'o', ANTHROPIC_API_KEY: 'a', GEMINI_API_KEY: 'g', AZURE_OPENAI_API_KEY: 'z' },
+    });
+    expect(Object.keys(config.providers).length).toBeGreaterThanOrEqual(4);
+    expect(config.containers[0]?.label).toBe('support-bot');
+    expect(config.limits.project.monthly_budget_usd).toBeNull();
+  });
+});
