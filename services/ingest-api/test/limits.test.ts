@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   MockUpstream,
   openAiResponse,
+  openAiStream,
   pollUntil,
   startTestHost,
   testConfig,
@@ -152,6 +153,29 @@ describe('budgets', () => {
       body: JSON.stringify({ container: 'bot', items: [{ input: { messages } }] }),
     });
     expect(register.status).toBe(200);
+  });
+
+  it('a stream the client cancels before usage arrives is charged its reservation', async () => {
+    const { key } = await keyWith({}, { total_budget_nanos: 5_000 });
+    mock.script('gpt-4o-mini', {
+      kind: 'sse',
+      events: openAiStream({ pieces: Array.from({ length: 100 }, () => 'x') }),
+      intervalMs: 20,
+    });
+    const controller = new AbortController();
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'openai/gpt-4o-mini', messages, stream: true, max_tokens: 1000 }),
+      signal: controller.signal,
+    });
+    await (res.body as ReadableStream<Uint8Array>).getReader().read();
+    controller.abort();
+    mock.reset();
+    await pollUntil(async () => ((await chat(key)).status === 402 ? true : undefined), {
+      timeoutMs: 10_000,
+      message: 'the cancelled stream was not charged',
+    });
   });
 
   it('parallel requests overshoot by at most what is in flight (reservations)', async () => {

@@ -9,8 +9,11 @@ import { estimatePromptTokens, maxOutputTokens } from './estimate.js';
 export interface Admission {
   /** X-RateLimit-* for the tightest request limit (empty when none applies). */
   headers: Record<string, string>;
-  /** Settles token and spend reservations with what the request really used. */
-  settle(totalTokens: number | null, spendNanos: number | null): void;
+  /**
+   * Settles token and spend reservations with what the request really used. A request cut short before usage
+   * was reported (`interrupted`, e.g. a client that left mid-stream) is charged its reservation.
+   */
+  settle(totalTokens: number | null, spendNanos: number | null, interrupted?: boolean): void;
   /** Gives back the concurrency slot (idempotent). */
   release(): void;
 }
@@ -115,13 +118,11 @@ export class RequestGuard {
     const hasBudget = budget.monthlyNanos !== null || budget.totalNanos !== null;
     if (hasBudget) await this.deps.budgets.prepare(project.id);
     // Synchronous from here to the reservation: parallel requests see each other's reservations.
+    const estimateNanos = hasBudget
+      ? (this.deps.estimateSpend(plan, promptTokens, maxOutputTokens(req)) ?? 0)
+      : 0;
     const settleSpend = hasBudget
-      ? this.deps.budgets.checkAndReserve(
-          project,
-          budget,
-          this.deps.estimateSpend(plan, promptTokens, maxOutputTokens(req)) ?? 0,
-          receivedMs,
-        )
+      ? this.deps.budgets.checkAndReserve(project, budget, estimateNanos, receivedMs)
       : null;
 
     const checks: LimitCheck[] = [];
@@ -209,10 +210,10 @@ export class RequestGuard {
     const logger = this.deps.logger;
     return {
       headers,
-      settle(totalTokens, spendNanos) {
+      settle(totalTokens, spendNanos, interrupted = false) {
         if (settled) return;
         settled = true;
-        settleSpend?.(spendNanos);
+        settleSpend?.(spendNanos ?? (interrupted ? estimateNanos : null));
         const delta = totalTokens === null ? 0 : totalTokens - promptTokens;
         for (const c of tpm) {
           store.adjust(c, window, delta).catch((err: unknown) => logger.debug({ err }, 'tpm settle failed'));

@@ -38,7 +38,11 @@ export function registerChatRoutes(
       signal: abort.signal,
       plan,
       onOutcome: (outcome) => {
-        admission.settle(outcome.response?.usage?.total_tokens ?? null, outcome.spendNanos);
+        admission.settle(
+          outcome.response?.usage?.total_tokens ?? null,
+          outcome.spendNanos,
+          outcome.status === 'client_cancelled',
+        );
         admission.release();
       },
     };
