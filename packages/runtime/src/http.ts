@@ -40,12 +40,15 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       return `req_${randomUUID().replaceAll('-', '')}`;
     },
     return503OnClosing: true,
-    forceCloseConnections: false,
+    // On close: idle keep-alive connections are closed at once; requests in flight finish first.
+    forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true },
   });
   installHttpConventions(app, options);
   return app;
 }
+
+const BODYLESS_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
 
 function parseJsonBody(body: string): unknown {
   if (body.length === 0) {
@@ -64,7 +67,13 @@ function installHttpConventions(app: FastifyInstance, options: HttpServerOptions
   app.removeAllContentTypeParsers();
   // Every body is parsed as JSON whatever its declared type: clients that forget the header get a useful 422
   // rather than a 415.
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
+    // Some clients (the Maniac Python client) declare a JSON content type on every request: an empty body is
+    // no body on methods that take none.
+    if ((body as string).length === 0 && BODYLESS_METHODS.has(req.method)) {
+      done(null, undefined);
+      return;
+    }
     try {
       done(null, parseJsonBody(body as string));
     } catch (err) {
@@ -74,6 +83,17 @@ function installHttpConventions(app: FastifyInstance, options: HttpServerOptions
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+
+  // Graceful shutdown: responses finished while closing end their keep-alive connection, so close() does not
+  // wait for idle client connections to time out.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
   });
 
   const metrics = options.metrics;
