@@ -134,6 +134,16 @@ export const GatewayConfigSchema = z.strictObject({
       }).prefault({}),
     })
     .prefault({}),
+  /**
+   * Prices on top of the built-in table: `files` (JSON: ours, or LiteLLM's model_prices format) are merged in
+   * order, then `models` (`provider/model` → USD per million tokens; null removes an entry).
+   */
+  pricing: z
+    .strictObject({
+      files: z.array(z.string().min(1)).default([]),
+      models: z.record(z.string(), z.record(z.string(), z.unknown()).nullable()).default({}),
+    })
+    .prefault({}),
   /** Redis for rate-limit counters shared by several ingest-api instances (env REDIS_URL); null = in memory. */
   redis_url: z.string().nullable().default(null),
   /** Default of every provider's `drop_unsupported_params`. */

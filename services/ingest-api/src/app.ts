@@ -24,7 +24,7 @@ import { CompletionService } from './completion/service.js';
 import { EventPublisher } from './events/publisher.js';
 import { Spool } from './events/spool.js';
 import { createIngestMetrics } from './metrics.js';
-import { PriceBook } from './pricing/price-book.js';
+import { PriceBook, type PriceInput } from './pricing/price-book.js';
 import { UpstreamClient } from './providers/upstream.js';
 import { registerChatRoutes, type ChatAdmission } from './routes/chat.js';
 import { MemoryCounterStore, type CounterStore } from './limits/counter-store.js';
@@ -76,6 +76,8 @@ export class IngestApi implements HostedComponent {
       metrics,
     });
     this.prices = PriceBook.builtin();
+    for (const file of config.pricing.files) this.prices.loadFile(file);
+    this.prices.extend(config.pricing.models as Record<string, PriceInput | null>);
     const containers = new ContainerDirectory(deps.controlPlane, config.containers);
     this.containers = containers;
     this.containerService = new ContainerService(deps.controlPlane, containers, (name) =>
@@ -102,7 +104,11 @@ export class IngestApi implements HostedComponent {
       logger.child({ component: 'container-stats' }),
     );
     this.counters = config.redis_url ? new RedisCounterStore(config.redis_url) : new MemoryCounterStore();
-    this.budgets = new BudgetTracker(this.clickhouse, config.clickhouse.database, logger.child({ component: 'budgets' }));
+    this.budgets = new BudgetTracker(
+      this.clickhouse,
+      config.clickhouse.database,
+      logger.child({ component: 'budgets' }),
+    );
     this.guard = new RequestGuard({
       store: this.counters,
       budgets: this.budgets,
