@@ -34,10 +34,15 @@ export default defineConfig({
       {
         resolve,
         test: {
-          // Fault injection stops and starts the shared Kafka/ClickHouse: these files run alone, one at a time.
+          // Fault injection stops, pauses and kills its own Kafka/ClickHouse (.data/faults on other ports, see
+          // packages/testkit/src/fault-infra.ts), never the shared ones; the files still run one at a time.
           name: 'faults',
           sequence: { groupOrder: 2 },
-          include: ['services/*/test/faults/**/*.test.ts', 'test/faults/**/*.test.ts'],
+          include: [
+            'services/*/test/faults/**/*.test.ts',
+            'packages/*/test/faults/**/*.test.ts',
+            'test/faults/**/*.test.ts',
+          ],
           environment: 'node',
           testTimeout: 300_000,
           hookTimeout: 300_000,

@@ -3,10 +3,12 @@ import { createReadStream, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import {
+  ClickHouseContainerStats,
   ClickHouseExistingIds,
   ContainerDirectory,
   PriceBook,
   RegisterService,
+  type ContainerStats,
   type EventSink,
 } from '@maniac-gateway/ingest-api';
 import {
@@ -72,6 +74,24 @@ export class Progress {
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');
+
+/** A container's counters for `containers show` (null when ClickHouse cannot answer). */
+export async function readContainerStats(
+  config: GatewayConfig,
+  projectId: string,
+  label: string,
+  logger: Logger,
+): Promise<ContainerStats | null> {
+  const client = createClickHouse(config.clickhouse, { requestTimeoutMs: 10_000 });
+  try {
+    return await new ClickHouseContainerStats(client, config.clickhouse.database, logger).forLabel(
+      projectId,
+      label,
+    );
+  } finally {
+    await client.close();
+  }
+}
 
 export interface ExportOptions {
   config: GatewayConfig;

@@ -14,6 +14,7 @@ import {
   type GatewayConfig,
 } from '@maniac-gateway/runtime';
 import { composeComponents } from './compose.js';
+import { Progress, exportDataset, importDataset, readContainerStats } from './datasets.js';
 
 /**
  * `maniac-gateway`: run the gateway (all services on one port) and manage projects and API keys through the
@@ -31,7 +32,12 @@ function config(): GatewayConfig {
 
 async function withControlPlane<T>(fn: (cp: ControlPlane) => Promise<T>): Promise<T> {
   const cfg = config();
-  const logger = createLogger({ name: 'cli', level: process.env.LOG_LEVEL ?? 'warn' });
+  // Logs go to stderr: stdout carries the command's output (keys, JSON, exported datasets).
+  const logger = createLogger({
+    name: 'cli',
+    level: process.env.LOG_LEVEL ?? 'warn',
+    destination: process.stderr,
+  });
   const kafka = createKafka({ brokers: cfg.kafka.brokers, clientId: `${cfg.kafka.client_id}-cli`, logger });
   const cp = new ControlPlane(kafka, cfg.kafka.topics.control, logger);
   await cp.start({ timeoutMs: 30_000 });
@@ -275,9 +281,10 @@ containers
   .command('show <label>')
   .requiredOption('-p, --project <name>', 'project name or id')
   .action(async (label: string, o: { project: string }) => {
-    await withContainers(o.project, async (svc, projectId) =>
-      print(containerView(svc.get(projectId, label))),
-    );
+    await withContainers(o.project, async (svc, projectId) => {
+      const record = svc.get(projectId, label);
+      print(containerView(record, await readContainerStats(config(), projectId, label, stderrLogger())));
+    });
   });
 containers
   .command('update <label>')
@@ -322,6 +329,82 @@ containers
       await svc.remove(projectId, label);
       console.log(`deleted ${label}`);
     });
+  });
+
+// Datasets: export a container's examples as fine-tuning JSONL, and bulk-register JSONL files (./datasets.ts).
+function stderrLogger() {
+  return createLogger({ name: 'cli', level: process.env.LOG_LEVEL ?? 'warn', destination: process.stderr });
+}
+containers
+  .command('export <label>')
+  .description("write the container's dataset as fine-tuning JSONL to stdout (progress on stderr)")
+  .requiredOption('-p, --project <name>', 'project name or id')
+  .option('--since <time>', 'created at or after (ISO 8601 or unix seconds)')
+  .option('--until <time>', 'created before (ISO 8601 or unix seconds)')
+  .option('--tags <list>', 'comma-separated tags')
+  .option('--tags-match <any|all>', 'an example needs any (default) or all of the tags')
+  .option(
+    '--source <completion|register|all>',
+    'captured completions, registered examples, or both (default)',
+  )
+  .option('--system-prompt <stored|container>', "prepend the container's system prompt where none was sent")
+  .action(
+    async (
+      label: string,
+      o: {
+        project: string;
+        since?: string;
+        until?: string;
+        tags?: string;
+        tagsMatch?: string;
+        source?: string;
+        systemPrompt?: string;
+      },
+    ) => {
+      await withControlPlane(async (cp) => {
+        await exportDataset({
+          config: config(),
+          controlPlane: cp,
+          projectId: projectOrFail(cp, o.project).id,
+          label,
+          query: {
+            since: o.since,
+            until: o.until,
+            tags: o.tags,
+            tags_match: o.tagsMatch,
+            source: o.source,
+            system_prompt: o.systemPrompt,
+          },
+          out: process.stdout,
+          progress: new Progress(),
+        });
+      });
+    },
+  );
+program
+  .command('register <file>')
+  .description(
+    'bulk-register a JSONL file (fine-tuning {"messages":[…]} or register {"input","output"} lines; - for stdin)',
+  )
+  .requiredOption('--container <label>', 'container label')
+  .requiredOption('-p, --project <name>', 'project name or id')
+  .option('--batch-size <n>', 'items per batch', '1000')
+  .action(async (file: string, o: { container: string; project: string; batchSize: string }) => {
+    const summary = await withControlPlane(async (cp) =>
+      importDataset({
+        config: config(),
+        controlPlane: cp,
+        projectId: projectOrFail(cp, o.project).id,
+        label: o.container,
+        file,
+        batchSize: Math.max(1, Number.parseInt(o.batchSize, 10) || 1000),
+        progress: new Progress(),
+        logger: stderrLogger(),
+      }),
+    );
+    console.log(JSON.stringify(summary));
+    for (const e of summary.errors.slice(0, 20)) console.error(`line ${e.line}: ${e.message}`);
+    if (summary.failed > 0) process.exitCode = 1;
   });
 
 try {

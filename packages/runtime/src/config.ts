@@ -80,6 +80,9 @@ export const GatewayConfigSchema = z.strictObject({
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8080),
       body_limit_mb: z.number().positive().max(1024).default(20),
+      /** Most `messages` / `tools` in one chat request (422 `too_long` beyond). */
+      max_messages: z.number().int().positive().default(4_096),
+      max_tools: z.number().int().positive().default(512),
       shutdown_grace_ms: z.number().int().positive().default(15_000),
     })
     .prefault({}),

@@ -163,6 +163,12 @@ export const MANIAC_ONLY_CHAT_REQ_KEYS = ['models', 'tags', 'store', 'trace', 'm
 export type ManiacOnlyChatReqKey = (typeof MANIAC_ONLY_CHAT_REQ_KEYS)[number];
 
 /**
+ * Fields published Maniac clients send that the spec does not list: the Python client 0.4 sends `container`
+ * (a container label to route through) as an alternative to `model: "maniac:<label>"`. Accepted, never forwarded.
+ */
+export const MANIAC_COMPAT_CHAT_REQ_KEYS = ['container'] as const;
+
+/**
  * Standard OpenAI chat parameters that the spec does not list but that must be accepted and forwarded rather
  * than rejected with `extra_forbidden` (a deliberate deviation from the spec's `additionalProperties: false`).
  */
@@ -222,6 +228,8 @@ export const ChatReq = z.strictObject({
   store: z.boolean().nullable().default(true),
   /** External trace/span context (Maniac). */
   trace: TraceContext.nullable().optional(),
+  /** Container label to route through (Maniac Python client 0.4; see MANIAC_COMPAT_CHAT_REQ_KEYS). */
+  container: z.string().nullable().optional(),
 
   // Standard OpenAI parameters beyond the spec (OPENAI_EXTRA_CHAT_REQ_KEYS): accepted and forwarded.
   n: integer().gte(1).nullable().optional(),

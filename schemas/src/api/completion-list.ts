@@ -23,7 +23,7 @@ const INT_STRING = /^[+-]?\d+(?:\.0*)?$|^[+-]?\d+(?:_\d+)+$/;
  * sign, `"5.0"`/`"5."` and `"1_000"` accepted; anything else (`"1.5"`, `"abc"`, `""`) → `int_parsing`.
  * Numbers (already-coerced input) pass through to the integer check.
  */
-function queryInt<T extends z.ZodType>(inner: T) {
+export function queryInt<T extends z.ZodType>(inner: T) {
   return z.preprocess((raw, ctx) => {
     const value = lastValue(raw);
     if (typeof value !== 'string') return value;

@@ -39,7 +39,7 @@ const COMPONENTS: Record<string, [AnyObject, 'strict' | 'loose' | 'strip', reado
   ManiacError: [api.ManiacError, 'strict', []],
   HTTPValidationError: [api.HTTPValidationError, 'strip', []],
   ValidationError: [api.ValidationError, 'strip', ['input', 'ctx']],
-  ChatReq: [api.ChatReq, 'strict', api.OPENAI_EXTRA_CHAT_REQ_KEYS],
+  ChatReq: [api.ChatReq, 'strict', [...api.OPENAI_EXTRA_CHAT_REQ_KEYS, ...api.MANIAC_COMPAT_CHAT_REQ_KEYS]],
   Message: [api.Message, 'strict', ['refusal', 'audio', 'function_call', 'reasoning', 'reasoning_content']],
   TextContentPart: [api.TextContentPart, 'loose', []],
   ImageContentPart: [api.ImageContentPart, 'loose', []],

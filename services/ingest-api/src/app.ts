@@ -27,6 +27,7 @@ import { createIngestMetrics } from './metrics.js';
 import { PriceBook, type PriceInput } from './pricing/price-book.js';
 import { UpstreamClient } from './providers/upstream.js';
 import { registerChatRoutes, type ChatAdmission } from './routes/chat.js';
+import { installRequestBounds } from './request-bounds.js';
 import { MemoryCounterStore, type CounterStore } from './limits/counter-store.js';
 import { RedisCounterStore } from './limits/redis-store.js';
 import { BudgetTracker } from './limits/budget.js';
@@ -156,6 +157,10 @@ export class IngestApi implements HostedComponent {
 
   readonly plugin = async (app: FastifyInstance): Promise<void> => {
     installAuth(app, this.deps.controlPlane);
+    installRequestBounds(app, {
+      maxMessages: this.deps.config.server.max_messages,
+      maxTools: this.deps.config.server.max_tools,
+    });
     registerChatRoutes(app, this.service, this.gate);
     registerRegisterRoutes(app, this.register);
     registerContainerRoutes(app, this.containerService, this.containerStats);

@@ -4,3 +4,7 @@ export { parseSlug, planRoute, canonicalSlug } from './routing.js';
 export { PriceBook } from './pricing/price-book.js';
 export { ContainerDirectory } from './containers/container-directory.js';
 export { ContainerService, containerView } from './containers/container-service.js';
+export { ClickHouseContainerStats, type ContainerStats } from './containers/container-stats.js';
+export { RegisterService, type RegisterResult } from './register/register-service.js';
+export { ClickHouseExistingIds } from './register/existing-ids.js';
+export type { EventSink } from './completion/service.js';

@@ -71,6 +71,21 @@ function resolveExternal(slug: string, table: RoutingTable): PlannedAttempt {
 }
 
 /**
+ * The slug a request asks for: `model`, or — as the Maniac Python client 0.4 sends it — a `container` label, which
+ * means `maniac:<label>`, pinned to `model` when both are given (an explicit `maniac:` model wins).
+ */
+export function requestedModel(
+  model: string | null | undefined,
+  container: string | null | undefined,
+): string | null | undefined {
+  if (container === null || container === undefined || container === '') return model;
+  if (model === null || model === undefined || model.trim() === '')
+    return `${CONTAINER_PROVIDER}:${container}`;
+  if (parseSlug(model)?.provider === CONTAINER_PROVIDER) return model;
+  return `${CONTAINER_PROVIDER}:${container}:${model}`;
+}
+
+/**
  * The fallback plan: the request's `model` (or the container's model, or the model pinned with
  * `maniac:<label>:<slug>`), then each of `models`, then the container's fallbacks. Duplicates are dropped,
  * keeping the first occurrence.

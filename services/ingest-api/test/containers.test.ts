@@ -147,6 +147,84 @@ describe('containers API', () => {
     expect(chat.status).toBe(404);
   });
 
+  it("accepts the Python client's spellings: default_parameters on create, default_* on PATCH", async () => {
+    const created = await call(gw, 'POST', '/v1/containers', {
+      label: 'py',
+      initial_model: 'openai/gpt-4o-mini',
+      api: 'chat.completions',
+      default_parameters: { temperature: 0.2 },
+      default_system_prompt: 'Hi.',
+    });
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({
+      project_id: gw.projectId,
+      api: 'chat.completions',
+      params: { temperature: 0.2 },
+      default_parameters: { temperature: 0.2 },
+      system_prompt: 'Hi.',
+      default_system_prompt: 'Hi.',
+    });
+    const patched = await call(gw, 'PATCH', '/v1/containers/py', {
+      default_model: 'groq/llama-3.1-8b-instant',
+      default_parameters: { top_p: 0.5 },
+      default_system_prompt: 'Bye.',
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.json).toMatchObject({
+      model: 'groq/llama-3.1-8b-instant',
+      params: { top_p: 0.5 },
+      system_prompt: 'Bye.',
+    });
+    const unknownField = await call(gw, 'PATCH', '/v1/containers/py', { colour: 'red' });
+    expect(unknownField.status).toBe(422);
+  });
+
+  it('routes a `container` body field (Python client 0.4) like maniac:<label>, pinned to `model` if given', async () => {
+    await call(gw, 'POST', '/v1/containers', {
+      label: 'field',
+      model: 'openai/gpt-4o-mini',
+      instructions: 'F.',
+    });
+    const viaField = await call(gw, 'POST', '/v1/chat/completions', {
+      container: 'field',
+      messages: [{ role: 'user', content: 'x' }],
+    });
+    expect(viaField.status).toBe(200);
+    expect(viaField.json).toMatchObject({ container: 'field', model: 'openai/gpt-4o-mini' });
+    // Never forwarded upstream; the container's prompt applies.
+    expect(mock.requests.at(-1)?.body.container).toBeUndefined();
+    expect(mock.requests.at(-1)?.body.messages).toEqual([
+      { role: 'system', content: 'F.' },
+      { role: 'user', content: 'x' },
+    ]);
+    const pinned = await call(gw, 'POST', '/v1/chat/completions', {
+      container: 'field',
+      model: 'groq/llama-3.1-8b-instant',
+      messages: [{ role: 'user', content: 'x' }],
+    });
+    expect(pinned.json).toMatchObject({ container: 'field', model: 'groq/llama-3.1-8b-instant' });
+    const unknown = await call(gw, 'POST', '/v1/chat/completions', {
+      container: 'nope',
+      messages: [{ role: 'user', content: 'x' }],
+    });
+    expect(unknown.status).toBe(404);
+  });
+
+  it('pages the list with limit/offset (total counts them all); 422 for a bad limit', async () => {
+    const b = await gw.newProjectKey();
+    for (const label of ['p1', 'p2', 'p3']) {
+      await call(gw, 'POST', '/v1/containers', { label, model: 'openai/gpt-4o' }, b.apiKey);
+    }
+    const page = await call(gw, 'GET', '/v1/containers?limit=2&offset=1', undefined, b.apiKey);
+    expect(page.json.total).toBe(3);
+    expect((page.json.data as { label: string }[]).map((c) => c.label)).toEqual(['p2', 'p3']);
+    const all = await call(gw, 'GET', '/v1/containers', undefined, b.apiKey);
+    expect((all.json.data as unknown[]).length).toBe(3);
+    const bad = await call(gw, 'GET', '/v1/containers?limit=abc', undefined, b.apiKey);
+    expect(bad.status).toBe(422);
+    expect((bad.json.detail as { type: string }[])[0]?.type).toBe('int_parsing');
+  });
+
   it('accepts the maniac-apikey header instead of Bearer', async () => {
     const res = await fetch(`${gw.url}/v1/containers`, { headers: { 'maniac-apikey': gw.apiKey } });
     expect(res.status).toBe(200);
@@ -169,5 +247,50 @@ describe('GET /v1/models', () => {
     ).find((m) => m.id === 'openai/gpt-4o-mini');
     expect(entry?.pricing?.input).toBeGreaterThan(0);
     expect(entry?.context_window).toBeGreaterThan(0);
+  });
+
+  it('filters by ?container (its slug, model and fallbacks) and pages with limit/offset', async () => {
+    await call(gw, 'POST', '/v1/containers', {
+      label: 'filtered',
+      model: 'openai:gpt-4o',
+      fallback_models: ['groq/some-unpriced-model'],
+    });
+    const res = await call(gw, 'GET', '/v1/models?container=filtered');
+    expect((res.json.data as { id: string }[]).map((m) => m.id)).toEqual([
+      'maniac:filtered',
+      'openai/gpt-4o',
+      'groq/some-unpriced-model',
+    ]);
+    expect((res.json.data as { pricing: unknown }[])[1]?.pricing).not.toBeNull();
+    expect((await call(gw, 'GET', '/v1/models?container=maniac:filtered')).json.total).toBe(3);
+    const missing = await call(gw, 'GET', '/v1/models?container=nope');
+    expect(missing.status).toBe(404);
+    expect((missing.json.error as { code: string }).code).toBe('container_not_found');
+    const all = await call(gw, 'GET', '/v1/models');
+    const page = await call(gw, 'GET', '/v1/models?limit=5&offset=2');
+    expect(page.json.total).toBe(all.json.total);
+    expect(page.json.data).toEqual((all.json.data as unknown[]).slice(2, 7));
+  });
+});
+
+describe('container counters without ClickHouse', () => {
+  it('are null (with a warning) when ClickHouse is unreachable; the container is still served', async () => {
+    const unreachable = testConfig({
+      providers: { openai: { base_url: mock.url } },
+      extra: { clickhouse: { url: 'http://127.0.0.1:9', database: 'nowhere' } },
+    });
+    const host = await startTestHost(unreachable, (ctx) => [new IngestApi(ctx)]);
+    try {
+      const created = await call(host, 'POST', '/v1/containers', { label: 'x', model: 'openai/gpt-4o' });
+      expect(created.status).toBe(201);
+      expect(created.json.stats).toBeNull();
+      const got = await call(host, 'GET', '/v1/containers/x');
+      expect(got.status).toBe(200);
+      expect(got.json).toMatchObject({ label: 'x', stats: null, data: { stats: null } });
+      const list = await call(host, 'GET', '/v1/containers');
+      expect((list.json.data as { stats: unknown }[])[0]?.stats).toBeNull();
+    } finally {
+      await host.stop();
+    }
   });
 });

@@ -17,6 +17,7 @@ import {
   type ChatResRelaxedOutput,
 } from '@maniac-gateway/schemas';
 import type { FastifyInstance } from 'fastify';
+import { registerDatasetRoute } from './dataset-route.js';
 import { CompletionStore, type ListFilter } from './completion-store.js';
 import { modelFilter } from './model-id.js';
 import { renderCompletion } from './render.js';
@@ -116,4 +117,6 @@ export async function queryApi(app: FastifyInstance, options: QueryApiOptions): 
     }
     return usage.usage(projectId, parsed.value, range);
   });
+
+  registerDatasetRoute(app, options);
 }

@@ -33,6 +33,11 @@ export function inList(values: readonly string[]): Sql {
   return new Sql(sqlStringList(values));
 }
 
+/** `['a', 'b']`: an array literal of strings (e.g. for `hasAny(tags, …)`). */
+export function arrayOf(values: readonly string[]): Sql {
+  return new Sql(`[${values.map((v) => sqlString(v)).join(', ')}]`);
+}
+
 function literal(value: SqlValue): string {
   if (value instanceof Sql) return value.text;
   if (typeof value === 'string') return sqlString(value);

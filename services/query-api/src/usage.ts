@@ -18,12 +18,12 @@ const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 const MAX_GROUPS = 10_000;
 
-function lastValue(value: unknown): unknown {
+export function lastValue(value: unknown): unknown {
   return Array.isArray(value) ? value.at(-1) : value;
 }
 
 /** ISO 8601 date or date-time (UTC unless an offset is given), or unix seconds → epoch ms. */
-function parseInstant(text: string): number | null {
+export function parseInstant(text: string): number | null {
   const t = text.trim();
   if (/^\d{1,12}$/.test(t)) return Number(t) * 1000;
   if (/^\d{4}-\d{2}-\d{2}$/.test(t)) {
@@ -38,7 +38,7 @@ function parseInstant(text: string): number | null {
   return null;
 }
 
-function instant() {
+export function instant() {
   return z.preprocess((raw, ctx) => {
     const value = lastValue(raw);
     if (value === undefined) return undefined;

@@ -99,6 +99,31 @@ export class ClickHouseSink {
     return new Map(rows.map((r) => [Number(r.partition), BigInt(r.last)]));
   }
 
+  /**
+   * Which of these rows' events are already stored. The offset fence cannot see the same event at another
+   * offset — a produce whose outcome was unknown (timeout, broker stalled or stopping) is spooled and replayed,
+   * and a crash during replay re-sends a batch — so the writer also skips event ids already in
+   * `completions_by_id` (looked up by its sort key, in chunks that keep the query small).
+   */
+  async storedEventIds(
+    rows: readonly Pick<CompletionRow, 'project_id' | 'completion_id'>[],
+  ): Promise<Set<string>> {
+    const found = new Set<string>();
+    const keys = [...new Map(rows.map((r) => [`${r.project_id}\0${r.completion_id}`, r])).values()];
+    for (let i = 0; i < keys.length; i += 1_000) {
+      const tuples = keys
+        .slice(i, i + 1_000)
+        .map((k) => `(${sqlString(k.project_id)}, ${sqlString(k.completion_id)})`)
+        .join(', ');
+      const rs = await this.client.query({
+        query: `SELECT event_id FROM ${this.db}.completions_by_id WHERE (project_id, completion_id) IN (${tuples})`,
+        format: 'JSONEachRow',
+      });
+      for (const r of await rs.json<{ event_id: string }>()) found.add(r.event_id);
+    }
+    return found;
+  }
+
   /** One INSERT (one block): rows, and through the views the id lookup, rollups and kafka_offsets. */
   async insertRows(rows: readonly CompletionRow[]): Promise<void> {
     if (rows.length === 0) return;

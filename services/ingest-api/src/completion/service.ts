@@ -1,7 +1,13 @@
 import type { Writable } from 'node:stream';
 import type { Attempt, ChatReq, ChatRes, CompletionEvent } from '@maniac-gateway/schemas';
 import { ApiError, ErrorCodes, type AuthContext, type Logger } from '@maniac-gateway/runtime';
-import { planRoute, type PlannedAttempt, type RoutePlan, type RoutingTable } from '../routing.js';
+import {
+  planRoute,
+  requestedModel,
+  type PlannedAttempt,
+  type RoutePlan,
+  type RoutingTable,
+} from '../routing.js';
 import {
   StreamAssembler,
   rewriteChunk,
@@ -147,7 +153,7 @@ export class CompletionService {
 
   /** The fallback plan of a request as one project sees it (404 model_not_found for unknown slugs). */
   plan(req: ChatReq, projectId: string): RoutePlan {
-    return planRoute(req.model, req.models, this.deps.routing(projectId));
+    return planRoute(requestedModel(req.model, req.container), req.models, this.deps.routing(projectId));
   }
 
   private emit(run: RequestRun, outcome: CompletionOutcome): void {

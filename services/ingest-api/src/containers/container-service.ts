@@ -4,6 +4,7 @@ import { validate, type ContainerRecord } from '@maniac-gateway/schemas';
 import { ApiError, ValidationFailure, type ControlPlane } from '@maniac-gateway/runtime';
 import { canonicalSlug, parseSlug, CONTAINER_PROVIDER } from '../routing.js';
 import type { ContainerDirectory } from './container-directory.js';
+import type { ContainerStats } from './container-stats.js';
 
 const LABEL = z
   .string()
@@ -22,32 +23,45 @@ const CreateContainer = z.looseObject({
   api: z.unknown().optional(),
   fallback_models: z.array(z.string().min(1)).nullable().optional(),
   params: Params.nullable().optional(),
+  /** The Python client's spelling of `params`. */
+  default_parameters: Params.nullable().optional(),
   tags: z.array(z.string()).nullable().optional(),
 });
 
+/** Update body; the Python client (0.5) sends `default_model`, `default_system_prompt`, `default_parameters`. */
 const UpdateContainer = z.strictObject({
   label: LABEL.optional(),
   model: z.string().min(1).optional(),
+  default_model: z.string().min(1).optional(),
   fallback_models: z.array(z.string().min(1)).optional(),
   system_prompt: z.string().nullable().optional(),
+  default_system_prompt: z.string().nullable().optional(),
   params: Params.optional(),
+  default_parameters: Params.optional(),
   tags: z.array(z.string()).optional(),
 });
 
 export interface ContainerView {
   id: string;
   object: 'container';
+  project_id: string;
   label: string;
+  api: 'chat.completions';
   model: string;
   fallback_models: string[];
   system_prompt: string | null;
   params: Record<string, unknown>;
+  /** Same as `system_prompt` and `params`, under the names the Maniac Python client reads. */
+  default_system_prompt: string | null;
+  default_parameters: Record<string, unknown>;
   tags: string[];
   created_at: number;
   updated_at: number;
+  /** Counters from the usage rollups; null when they could not be read (ClickHouse unreachable). */
+  stats: ContainerStats | null;
 }
 
-export function containerView(record: ContainerRecord): ContainerView {
+export function containerView(record: ContainerRecord, stats: ContainerStats | null = null): ContainerView {
   let params: Record<string, unknown> = {};
   try {
     params = JSON.parse(record.params_json) as Record<string, unknown>;
@@ -57,14 +71,19 @@ export function containerView(record: ContainerRecord): ContainerView {
   return {
     id: record.id,
     object: 'container',
+    project_id: record.project_id,
     label: record.label,
+    api: 'chat.completions',
     model: record.model,
     fallback_models: record.fallback_models,
     system_prompt: record.system_prompt,
     params,
+    default_system_prompt: record.system_prompt,
+    default_parameters: params,
     tags: record.tags,
     created_at: Math.floor(record.created_ms / 1000),
     updated_at: Math.floor(record.updated_ms / 1000),
+    stats,
   };
 }
 
@@ -142,7 +161,7 @@ export class ContainerService {
         input.instructions ??
         configured?.system_prompt ??
         null,
-      params_json: JSON.stringify(input.params ?? configured?.params ?? {}),
+      params_json: JSON.stringify(input.params ?? input.default_parameters ?? configured?.params ?? {}),
       tags: input.tags ?? [],
       created_ms: now,
       updated_ms: now,
@@ -156,7 +175,13 @@ export class ContainerService {
     const current = this.get(projectId, label);
     const parsed = validate(UpdateContainer, body, 'body');
     if (!parsed.ok) throw new ValidationFailure(parsed.detail);
-    const patch = parsed.value;
+    const { default_model, default_system_prompt, default_parameters, ...rest } = parsed.value;
+    const patch = {
+      ...rest,
+      model: rest.model ?? default_model,
+      system_prompt: rest.system_prompt !== undefined ? rest.system_prompt : default_system_prompt,
+      params: rest.params ?? default_parameters,
+    };
     if (patch.label !== undefined && patch.label !== current.label) {
       if (this.controlPlane.container(projectId, patch.label)) {
         throw new ApiError(

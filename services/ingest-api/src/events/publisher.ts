@@ -13,6 +13,12 @@ export interface PublisherOptions {
   kafka: Kafka;
   logger: Logger;
   metrics: IngestMetrics;
+  /**
+   * How long one produce (connect included) may take before the batch is spooled instead (`kafka.produce_timeout_ms`).
+   * Without it a stalled broker (accepting connections but not answering) holds events in memory for the
+   * client's whole retry budget. Default: no limit beyond the Kafka client's own.
+   */
+  produceTimeoutMs?: number;
 }
 
 /**
@@ -113,13 +119,16 @@ export class EventPublisher implements EventSink {
   private async send(batch: SpooledMessage[]): Promise<void> {
     const end = this.options.metrics.produceDuration.startTimer();
     try {
-      const producer = await this.connectedProducer();
-      await producer.send({
-        topic: this.options.topic,
-        acks: -1,
-        compression: CompressionTypes.GZIP,
-        messages: batch.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
-      });
+      const sending = (async () => {
+        const producer = await this.connectedProducer();
+        await producer.send({
+          topic: this.options.topic,
+          acks: -1,
+          compression: CompressionTypes.GZIP,
+          messages: batch.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+        });
+      })();
+      await withTimeout(sending, this.options.produceTimeoutMs);
       end();
       this.kafkaOk = true;
       this.lastError = null;
@@ -222,4 +231,19 @@ export class EventPublisher implements EventSink {
     await this.producer?.disconnect().catch(() => undefined);
     this.producer = null;
   }
+}
+
+/** Rejects when `promise` has not settled within `ms` (the promise itself keeps running; its outcome is ignored). */
+function withTimeout(promise: Promise<void>, ms: number | undefined): Promise<void> {
+  if (ms === undefined) return promise;
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        promise.catch(() => undefined);
+        reject(new Error(`produce timed out after ${ms} ms`));
+      }, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

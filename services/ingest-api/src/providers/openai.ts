@@ -1,5 +1,5 @@
 import type { ChatReq, ChatRes } from '@maniac-gateway/schemas';
-import { MANIAC_ONLY_CHAT_REQ_KEYS } from '@maniac-gateway/schemas';
+import { MANIAC_COMPAT_CHAT_REQ_KEYS, MANIAC_ONLY_CHAT_REQ_KEYS } from '@maniac-gateway/schemas';
 
 import {
   StreamProtocolError,
@@ -40,6 +40,7 @@ export function normaliseFinishReason(value: unknown): FinishReason | null {
 
 const DROPPED_KEYS = new Set<string>([
   ...MANIAC_ONLY_CHAT_REQ_KEYS,
+  ...MANIAC_COMPAT_CHAT_REQ_KEYS,
   'reasoning',
   'stream',
   'stream_options',

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import {
+  EventEncodeError,
   Item,
   toValidationDetail,
   validate,
@@ -148,8 +149,24 @@ export class RegisterService {
         skipped++;
         continue;
       }
+      try {
+        this.deps.events.emit(this.toEvent(v.item, v.completionId, container, auth, requestId, nowMs));
+      } catch (err) {
+        // A value the event schema cannot hold (e.g. a token count beyond a 64-bit long): this item fails,
+        // the others are kept. Nothing was enqueued (emit encodes before it enqueues).
+        if (!(err instanceof EventEncodeError)) throw err;
+        failed++;
+        if (errors.length < MAX_ERRORS) {
+          errors.push({
+            index: v.index,
+            loc: ['body', field, v.index],
+            message: `Value error, cannot be stored: ${err.paths.join(', ') || err.message}`,
+            type: 'value_error',
+          });
+        }
+        continue;
+      }
       seen.add(v.completionId);
-      this.deps.events.emit(this.toEvent(v.item, v.completionId, container, auth, requestId, nowMs));
       inserted++;
     }
     return {

@@ -1,22 +1,19 @@
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   EventCollector,
   MockUpstream,
+  faultKafka,
   pollUntil,
   startTestHost,
   testConfig,
+  useFaultInfra,
   type TestHost,
 } from '@maniac-gateway/testkit';
 import type { GatewayConfig } from '@maniac-gateway/runtime';
 import { IngestApi } from '../../src/app.js';
 
-// Stops and starts the shared local Kafka: runs in the `faults` project, alone.
-const kafkaScript = fileURLToPath(new URL('../../../../infra/local/kafka.sh', import.meta.url));
-function kafka(action: 'start' | 'stop'): void {
-  execFileSync('bash', [kafkaScript, action], { stdio: 'inherit', timeout: 180_000 });
-}
+// Stops and starts the dedicated fault-injection Kafka (.data/faults, its own ports), never the shared one.
+const kafka = (action: 'start' | 'stop') => faultKafka(action);
 
 let mock: MockUpstream;
 let config: GatewayConfig;
@@ -45,13 +42,14 @@ async function metric(host: TestHost, name: string): Promise<number> {
 }
 
 beforeAll(async () => {
+  await useFaultInfra();
   mock = new MockUpstream();
   await mock.start();
   config = testConfig({ providers: { openai: { base_url: mock.url } } });
 });
 
 afterAll(async () => {
-  kafka('start');
+  await kafka('start');
   await gw?.stop();
   await mock.stop();
 });
@@ -65,7 +63,7 @@ describe('Kafka outage', () => {
     const before = await chat(host, false);
     await collector.waitFor((e) => e.completion_id === before);
 
-    kafka('stop');
+    await kafka('stop');
     const ids: string[] = [];
     for (let i = 0; i < 40; i++) ids.push(await chat(host, i % 2 === 0));
     // Concurrency too: a burst while the producer is failing.
@@ -85,7 +83,7 @@ describe('Kafka outage', () => {
     expect(ready.checks.event_publisher?.ok).toBe(false);
     expect(ready.checks.event_publisher?.reason).toContain('spooled');
 
-    kafka('start');
+    await kafka('start');
     await pollUntil(() => (ids.every((id) => collector.byCompletionId(id).length > 0) ? true : undefined), {
       timeoutMs: 120_000,
       message: 'spooled events not delivered after Kafka returned',
@@ -103,12 +101,12 @@ describe('Kafka outage', () => {
     const host = gw as TestHost;
     const collector = new EventCollector(config.kafka.topics.completions);
     await collector.start();
-    kafka('stop');
+    await kafka('stop');
     const ids: string[] = [];
     for (let i = 0; i < 15; i++) ids.push(await chat(host, i % 2 === 1));
     await host.stop(); // graceful: flushes what is queued into the spool
     gw = null;
-    kafka('start');
+    await kafka('start');
     gw = await startTestHost(config, (ctx) => [new IngestApi(ctx)]);
     await pollUntil(() => (ids.every((id) => collector.byCompletionId(id).length > 0) ? true : undefined), {
       timeoutMs: 120_000,
