@@ -69,11 +69,15 @@ const { values: args } = parseArgs({
     'skip-rebuild': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
     'log-level': { type: 'string', default: 'info' },
+    topology: { type: 'string', default: 'one' },
+    'wait-load': { type: 'string' },
+    'wait-minutes': { type: 'string', default: '40' },
     out: { type: 'string' },
     keep: { type: 'boolean', default: false },
   },
 });
 
+const topology = args.topology === 'split' ? 'split' : 'one';
 const mode = args.smoke ? 'smoke' : args.quick ? 'quick' : 'full';
 const preset = {
   full: {
@@ -260,7 +264,9 @@ const bodies = {
   small: chatBody('Say hello.'),
   kb1: '',
   kb100: '',
-  stream: chatBody('Say hello.', { stream: true }),
+  // The mock sends the role chunk with the headers, then 3 content chunks 5 ms apart: the first chunk is measured
+  // alone (with every chunk written at once, a proxy that handles a burst before flushing would look slower).
+  stream: chatBody('Say hello.', { stream: true }, 'openai/ttfc-3x5ms'),
   longStream: '',
 };
 bodies.kb1 = chatBody(prose(1024 - chatBody('').length));
@@ -300,15 +306,32 @@ interface StreamRecord {
 const runs: RunRecord[] = [];
 const streamRuns: StreamRecord[] = [];
 const rss: Partial<Record<TargetName, { idleMb: number; peakMb: number; afterMb: number }>> = {};
+const sideUsage: Partial<
+  Record<
+    'ours-writer' | 'ours-query',
+    { idleMb: number; peakMb: number; afterMb: number; cpuSeconds: number }
+  >
+> = {};
 const loadAverages: { phase: string; load1: number }[] = [];
 const notes: string[] = [];
 
 // ---- main ---------------------------------------------------------------------------------------------
 
-const procs: Partial<Record<TargetName | 'mock', Proc>> = {};
+const procs: Partial<Record<TargetName | 'mock' | 'ours-writer' | 'ours-query', Proc>> = {};
 let cleanup: (() => Promise<void>) | null = null;
 
 async function main(): Promise<void> {
+  if (args['wait-load']) {
+    // The machine is shared: wait (polling every 15 s) until the 1-minute load average is below the threshold.
+    const max = Number(args['wait-load']);
+    const deadline = Date.now() + Number(args['wait-minutes']) * 60_000;
+    while (load1() >= max && Date.now() < deadline) {
+      say(`load average ${load1()} ≥ ${max}: waiting for a quieter machine`);
+      await sleep(15_000);
+    }
+    if (load1() >= max)
+      notes.push(`no quiet window: load average still ${load1()} after ${args['wait-minutes']} min`);
+  }
   const startedAt = new Date();
   loadAverages.push({ phase: 'start', load1: load1() });
   say(`mode ${mode}: ${cfg.rounds} round(s) of ${cfg.duration}s per run; targets ${selected.join(', ')}`);
@@ -454,6 +477,7 @@ http {
       .stdout;
   const ch = new ClickHouse(clickhouseUrl, database);
   let gwUrl = '';
+  let queryUrl = '';
   let gwKey = '';
   let projectId = '';
   cleanup = async () => {
@@ -479,13 +503,38 @@ http {
   };
   if (selected.includes('ours')) {
     const port = await freePort();
-    const p = startProc('ours', node, [join(ROOT, 'packages/cli/dist/main.js'), 'start'], {
-      cwd: ROOT,
-      env: { ...gwEnv, PORT: String(port) },
-      logDir,
-    });
-    procs.ours = p;
     gwUrl = `http://127.0.0.1:${port}`;
+    if (topology === 'one') {
+      procs.ours = startProc('ours', node, [join(ROOT, 'packages/cli/dist/main.js'), 'start'], {
+        cwd: ROOT,
+        env: { ...gwEnv, PORT: String(port) },
+        logDir,
+      });
+      queryUrl = gwUrl;
+    } else {
+      // The layout of "Running at scale": writer, query-api and ingest-api as separate processes.
+      const writerPort = await freePort();
+      const queryPort = await freePort();
+      procs['ours-writer'] = startProc('ours-writer', node, [join(ROOT, 'services/writer/dist/main.js')], {
+        cwd: ROOT,
+        env: { ...gwEnv, WRITER_PORT: String(writerPort) },
+        logDir,
+      });
+      await waitFor('writer /readyz', () => httpOk(`http://127.0.0.1:${writerPort}/readyz`), 120_000, 500);
+      procs['ours-query'] = startProc('ours-query', node, [join(ROOT, 'services/query-api/dist/main.js')], {
+        cwd: ROOT,
+        env: { ...gwEnv, QUERY_API_PORT: String(queryPort) },
+        logDir,
+      });
+      procs.ours = startProc('ours', node, [join(ROOT, 'services/ingest-api/dist/server.js')], {
+        cwd: ROOT,
+        env: { ...gwEnv, PORT: String(port) },
+        logDir,
+      });
+      queryUrl = `http://127.0.0.1:${queryPort}`;
+      await waitFor('query-api /readyz', () => httpOk(`${queryUrl}/readyz`), 120_000, 500);
+    }
+    const p = procs.ours;
     await waitFor('gateway /readyz', () => httpOk(`${gwUrl}/readyz`), 120_000, 500);
     const project = JSON.parse(cli('projects', 'create', `bench-${runId}`)) as { id: string };
     projectId = project.id;
@@ -547,6 +596,15 @@ http {
   for (const t of active) {
     rss[t.name as TargetName] = { idleMb: usage(t.pid!).rssMb, peakMb: 0, afterMb: 0 };
   }
+  const sides = (['ours-writer', 'ours-query'] as const).filter((n) => procs[n]);
+  const sideStart = new Map(sides.map((n) => [n, usage(procs[n]!.pid)]));
+  const sideTimer = setInterval(() => {
+    for (const n of sides) {
+      const r = sideUsage[n] ?? { idleMb: sideStart.get(n)!.rssMb, peakMb: 0, afterMb: 0, cpuSeconds: 0 };
+      r.peakMb = Math.max(r.peakMb, usage(procs[n]!.pid).rssMb);
+      sideUsage[n] = r;
+    }
+  }, 1000);
 
   // -- warm-up --
   const scripts = new Map<string, string>();
@@ -562,6 +620,68 @@ http {
     await sequentialStreams(t, bodies.stream, 20);
   }
   loadAverages.push({ phase: 'after warm-up', load1: load1() });
+
+  // -- pipeline freshness, on a pipeline that has only seen the warm-up --
+  let fresh: FreshnessResult | null = null;
+  let whole: Awaited<ReturnType<typeof projectCompleteness>> | null = null;
+  let writerBench: ReturnType<typeof parseWriterBench> = null;
+  let readBench: ReturnType<typeof parseListBench> = [];
+  let rebuild: { events: number; durationMs: number; eventsPerSecond: number } | null = null;
+  let topicEvents: number | null = null;
+  let publisherState = '';
+  const served = async () =>
+    metricSum(await (await fetch(`${gwUrl}/metrics`)).text(), 'maniac_completions_total');
+  const metricsAt = async () => {
+    const text = await (await fetch(`${gwUrl}/metrics`)).text();
+    return {
+      completions: metricSum(text, 'maniac_completions_total'),
+      produced: metricSum(text, 'maniac_events_produced_total'),
+      spooled: metricSum(text, 'maniac_events_spooled_total'),
+      dropped: metricSum(text, 'maniac_events_dropped_total'),
+    };
+  };
+  const topicMessages = async () => {
+    const kafka = new Kafka({
+      brokers: brokers.split(','),
+      clientId: 'bench-offsets',
+      logLevel: logLevel.NOTHING,
+    });
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      const offsets = await admin.fetchTopicOffsets(`${topicPrefix}completions`);
+      return offsets.reduce((sum, o) => sum + Number(o.high) - Number(o.low), 0);
+    } catch {
+      return null;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  };
+  let gwMetrics: Awaited<ReturnType<typeof metricsAt>> | null = null;
+  if (selected.includes('ours') && !args['skip-pipeline']) {
+    say('waiting for the writer to store the warm-up completions');
+    const warm = await projectCompleteness(ch, projectId, served, 30_000);
+    say(`stored ${warm.rows} rows for ${warm.served} completions served (waited ${warm.waitedMs} ms)`);
+    say(`freshness: ${cfg.freshRate} req/s for ${cfg.freshSeconds}s`);
+    loadAverages.push({ phase: 'before freshness', load1: load1() });
+    fresh = await freshness({
+      url: gwUrl,
+      queryUrl,
+      key: gwKey,
+      body: bodies.small,
+      clickhouse: ch,
+      projectId,
+      rate: cfg.freshRate,
+      seconds: cfg.freshSeconds,
+      pollMs: 25,
+      settleMs: 30_000,
+    });
+    const sorted = [...fresh.freshness].sort((a, b) => a - b);
+    say(
+      `freshness p50 ${fmt(percentile(sorted, 50), 0)} ms, p99 ${fmt(percentile(sorted, 99), 0)} ms; ` +
+        `${fresh.ok} answered, ${fresh.rows} rows, ${fresh.uniqueIds} unique, never seen ${fresh.neverSeen}`,
+    );
+  }
 
   // -- rounds: every scenario, every target, in a rotated order each round --
   const loadScenarios: {
@@ -630,56 +750,46 @@ http {
   }
   await sleep(2000);
   for (const t of active) rss[t.name as TargetName]!.afterMb = usage(t.pid!).rssMb;
-
-  // -- pipeline --
-  let fresh: FreshnessResult | null = null;
-  let whole: Awaited<ReturnType<typeof projectCompleteness>> | null = null;
-  let writerBench: ReturnType<typeof parseWriterBench> = null;
-  let readBench: ReturnType<typeof parseListBench> = [];
-  let rebuild: { events: number; durationMs: number; eventsPerSecond: number } | null = null;
-  const served = async () =>
-    metricSum(await (await fetch(`${gwUrl}/metrics`)).text(), 'maniac_completions_total');
-  const metricsAt = async () => {
-    const text = await (await fetch(`${gwUrl}/metrics`)).text();
-    return {
-      completions: metricSum(text, 'maniac_completions_total'),
-      produced: metricSum(text, 'maniac_events_produced_total'),
-      spooled: metricSum(text, 'maniac_events_spooled_total'),
-      dropped: metricSum(text, 'maniac_events_dropped_total'),
+  clearInterval(sideTimer);
+  for (const n of sides) {
+    const now = usage(procs[n]!.pid);
+    const r = sideUsage[n] ?? {
+      idleMb: sideStart.get(n)!.rssMb,
+      peakMb: now.rssMb,
+      afterMb: 0,
+      cpuSeconds: 0,
     };
-  };
-  let gwMetrics: Awaited<ReturnType<typeof metricsAt>> | null = null;
+    r.afterMb = now.rssMb;
+    r.cpuSeconds = now.cpuSeconds - sideStart.get(n)!.cpuSeconds;
+    sideUsage[n] = r;
+  }
+
+  // -- pipeline: the whole run stored exactly once? --
   if (selected.includes('ours') && !args['skip-pipeline']) {
-    // Let the writer catch up with the load rounds, so freshness is measured in steady state.
-    say('waiting for the writer to store every completion of the load rounds');
-    whole = await projectCompleteness(ch, projectId, served, 60_000);
-    say(`stored ${whole.rows} rows for ${whole.served} completions served (waited ${whole.waitedMs} ms)`);
-    // Quiet the other targets' processes? They are idle; leave them running (the machine stays the same).
-    say(`freshness: ${cfg.freshRate} req/s for ${cfg.freshSeconds}s`);
-    loadAverages.push({ phase: 'before freshness', load1: load1() });
-    fresh = await freshness({
-      url: gwUrl,
-      key: gwKey,
-      body: bodies.small,
-      clickhouse: ch,
-      projectId,
-      rate: cfg.freshRate,
-      seconds: cfg.freshSeconds,
-      pollMs: 25,
-      settleMs: 30_000,
-    });
-    const sorted = [...fresh.freshness].sort((a, b) => a - b);
-    say(
-      `freshness p50 ${fmt(percentile(sorted, 50), 0)} ms, p99 ${fmt(percentile(sorted, 99), 0)} ms; ` +
-        `${fresh.ok} answered, ${fresh.rows} rows, ${fresh.uniqueIds} unique, never seen ${fresh.neverSeen}`,
-    );
-    whole = await projectCompleteness(ch, projectId, served, 60_000);
+    say('waiting for the writer to store every completion of the run');
+    whole = await projectCompleteness(ch, projectId, served, 30_000);
     gwMetrics = await metricsAt();
-    say(`whole run: ${whole.served} completions served, ${whole.rows} rows, ${whole.uniqueIds} unique ids`);
+    topicEvents = await topicMessages();
+    say(
+      `whole run: ${whole.served} completions served, ${whole.rows} rows, ${whole.uniqueIds} distinct ids, ` +
+        `${topicEvents} events on the topic, ${gwMetrics.spooled} spooled, ${gwMetrics.dropped} dropped`,
+    );
+    const ready = await fetch(`${gwUrl}/readyz`);
+    publisherState = JSON.stringify(
+      ((await ready.json()) as { checks?: Record<string, unknown> }).checks?.event_publisher ?? null,
+    );
   }
 
   // Stop the proxies: the remaining benchmarks measure Kafka, the writer and ClickHouse.
-  for (const name of ['portkey', 'nginx', 'node-floor', 'ours', 'mock'] as const) {
+  for (const name of [
+    'portkey',
+    'nginx',
+    'node-floor',
+    'ours',
+    'ours-query',
+    'ours-writer',
+    'mock',
+  ] as const) {
     const p = procs[name];
     if (p) await stopProc(p, name === 'nginx' ? 'SIGQUIT' : 'SIGTERM');
   }
@@ -735,6 +845,8 @@ http {
     fresh,
     whole,
     gwMetrics,
+    topicEvents,
+    publisherState,
     writerBench,
     readBench,
     rebuild,
@@ -797,6 +909,8 @@ function summarize(o: {
   fresh: FreshnessResult | null;
   whole: Awaited<ReturnType<typeof projectCompleteness>> | null;
   gwMetrics: { completions: number; produced: number; spooled: number; dropped: number } | null;
+  topicEvents: number | null;
+  publisherState: string;
   writerBench: ReturnType<typeof parseWriterBench>;
   readBench: ReturnType<typeof parseListBench>;
   rebuild: { events: number; durationMs: number; eventsPerSecond: number } | null;
@@ -918,6 +1032,8 @@ function summarize(o: {
               produced: o.gwMetrics?.produced,
               spooled: o.gwMetrics?.spooled,
               dropped: o.gwMetrics?.dropped,
+              topicEvents: o.topicEvents,
+              publisherState: o.publisherState,
             }
           : null,
       }
@@ -933,6 +1049,8 @@ function summarize(o: {
     addedLatency: added,
     streams,
     rss,
+    sideUsage,
+    topology,
     ratios,
     pipeline,
     writer: o.writerBench,
@@ -968,8 +1086,12 @@ function summarize(o: {
       '**nginx** = `proxy_pass` with upstream keep-alive, `worker_processes auto`; **Node floor** = ' +
       'bench/node-floor.ts (Fastify + undici: parse, forward, parse, add two fields, reply); **Portkey** = ' +
       `@portkey-ai/gateway ${PORTKEY_VERSION} (\`--headless\`, NODE_ENV=production, provider openai via ` +
-      '`x-portkey-custom-host`); **ours** = `maniac-gateway start` (ingest-api + writer + query-api in one ' +
-      `process, built JS, LOG_LEVEL=${args['log-level']}), API-key auth, rate limits and a budget set high enough ` +
+      '`x-portkey-custom-host`); **ours** = ' +
+      (topology === 'one'
+        ? '`maniac-gateway start` (ingest-api + writer + query-api in one process'
+        : 'ingest-api, writer and query-api as three processes (figures are the ingest-api process; the others ' +
+          'are in the memory table)') +
+      `, built JS, LOG_LEVEL=${args['log-level']}), API-key auth, rate limits and a budget set high enough ` +
       'never to trigger, one event per completion to Kafka and on into ClickHouse.',
   );
   md.push('');
@@ -1043,8 +1165,9 @@ function summarize(o: {
   md.push('## Streaming');
   md.push('');
   md.push(
-    `Time to first chunk: ${cfg.ttfcSamples} streams one after the other (20 chunks each, written at once by the ` +
-      `mock). Concurrent: ${cfg.streams} streams opened within 500 ms, each ${cfg.streamShape.replace('x', ' chunks × ')} ` +
+    `Time to first chunk (TTFC, request sent → first body bytes): ${cfg.ttfcSamples} streams one after the other; ` +
+      'the mock sends the role chunk with the headers, then 3 content chunks 5 ms apart. ' +
+      `Concurrent: ${cfg.streams} streams opened within 500 ms, each ${cfg.streamShape.replace('x', ' chunks × ')} ` +
       'apart; an error is a non-200, a socket error or a stream without `[DONE]`.',
   );
   md.push('');
@@ -1083,7 +1206,15 @@ function summarize(o: {
   md.push(
     table(
       ['target', 'idle after start MB', 'peak under load MB', 'idle after load MB'],
-      ts.map((t) => [LABEL[t], fmt(rss[t]?.idleMb, 0), fmt(rss[t]?.peakMb, 0), fmt(rss[t]?.afterMb, 0)]),
+      [
+        ...ts.map((t) => [LABEL[t], fmt(rss[t]?.idleMb, 0), fmt(rss[t]?.peakMb, 0), fmt(rss[t]?.afterMb, 0)]),
+        ...Object.entries(sideUsage).map(([n, u]) => [
+          `ours: ${n.slice(5)} process (CPU over the rounds: ${fmt(u.cpuSeconds, 1)} s)`,
+          fmt(u.idleMb, 0),
+          fmt(u.peakMb, 0),
+          fmt(u.afterMb, 0),
+        ]),
+      ],
     ),
   );
   md.push('');
@@ -1103,11 +1234,13 @@ function summarize(o: {
   if (pipeline) {
     const f = pipeline.freshness;
     md.push(
-      `Freshness: ${f.rate} req/s for ${f.seconds} s (open loop, paced per ms) against the gateway; for every ` +
+      `Freshness: ${f.rate} req/s for ${f.seconds} s (open loop, paced per ms) against the gateway, right after ` +
+        'the warm-up (before the load rounds); for every ' +
         `answered id, the time from its response to the row being returned by ClickHouse's \`completions_by_id\` ` +
         `(the table query-api's get reads first), polled every ${f.pollMs} ms for all pending ids at once — an upper ` +
         `bound. Completeness: each answered id counted in \`completions\`; a sample of ${f.queryApiChecked} fetched ` +
-        'through query-api `GET /v1/chat/completions/{id}`.',
+        'through query-api `GET /v1/chat/completions/{id}`. Whole run: every completion the gateway served in all ' +
+        "scenarios (its own `maniac_completions_total`) against the project's rows, at the end.",
     );
     md.push('');
     md.push(
@@ -1130,9 +1263,11 @@ function summarize(o: {
                   `${pipeline.wholeRun.served} / ${pipeline.wholeRun.rows} / ${pipeline.wholeRun.uniqueIds}`,
                 ],
                 [
-                  'whole run: events produced / spooled / dropped',
+                  'whole run: events produced / spooled / dropped (gateway metrics)',
                   `${pipeline.wholeRun.produced ?? '—'} / ${pipeline.wholeRun.spooled ?? '—'} / ${pipeline.wholeRun.dropped ?? '—'}`,
                 ],
+                ['whole run: events on the Kafka topic', String(pipeline.wholeRun.topicEvents ?? '—')],
+                ['event publisher check in /readyz at the end', pipeline.wholeRun.publisherState || '—'],
               ]
             : []),
         ],
@@ -1235,8 +1370,11 @@ function summarize(o: {
     md.push(table(['target', 'measured', ''], rows));
     md.push('');
     md.push(
-      `Ours is the whole gateway in one process (ingest-api, writer and query-api together), so its RSS includes ` +
-        'the writer and the read side; c64 throughput for reference: ' +
+      (topology === 'one'
+        ? 'Ours is the whole gateway in one process (ingest-api, writer and query-api together), so its RSS and CPU ' +
+          'include the writer and the read side; '
+        : 'Ours is the ingest-api process (the writer and query-api run in their own processes); ') +
+        'c64 throughput for reference: ' +
         `ours ${fmt(c64[ours].rps, 0)} req/s using ${fmt(c64[ours].cpuCores, 2)} cores.`,
     );
     md.push('');

@@ -67,6 +67,8 @@ export interface FreshnessResult {
  */
 export async function freshness(o: {
   url: string;
+  /** query-api (the gateway itself when all services run in one process). */
+  queryUrl: string;
   key: string;
   body: string;
   clickhouse: ClickHouse;
@@ -186,7 +188,7 @@ export async function freshness(o: {
   const sample = ids.filter((_, i) => i % Math.max(1, Math.floor(ids.length / 20)) === 0).slice(0, 20);
   let found = 0;
   for (const id of sample) {
-    const res = await fetch(`${o.url}/v1/chat/completions/${id}`, {
+    const res = await fetch(`${o.queryUrl}/v1/chat/completions/${id}`, {
       headers: { authorization: `Bearer ${o.key}` },
     });
     const body = (await res.json()) as { id?: string };

@@ -34,3 +34,16 @@ def map_case(context, case):
     elif op == "GET /v1/chat/completions/{completion_id}" and IDS and random.random() < 0.5:
         case.path_parameters = {**(case.path_parameters or {}), "completion_id": random.choice(IDS)}
     return case
+
+
+@schemathesis.hook
+def filter_failure(context, failure, case, response):
+    """Keep every failure except one that is the spec's, not the gateway's.
+
+    The spec describes a streamed answer (`text/event-stream`) as one opaque `{"type": "string", "format":
+    "binary"}` body; schemathesis validates each SSE event against that schema and reports every event as "not of
+    type string". The events themselves are ChatChunk objects, checked by the gateway's own tests.
+    """
+    title = getattr(failure, "title", "") or ""
+    message = getattr(failure, "message", "") or ""
+    return not (title == "SSE event violates schema" and 'is not of type "string"' in message)

@@ -83,6 +83,8 @@ export const GatewayConfigSchema = z.strictObject({
       /** Most `messages` / `tools` in one chat request (422 `too_long` beyond). */
       max_messages: z.number().int().positive().default(4_096),
       max_tools: z.number().int().positive().default(512),
+      /** Most bytes of one upstream response, JSON or stream (a failed attempt / `upstream_too_large` frame). */
+      max_upstream_response_mb: z.number().positive().max(1024).default(64),
       shutdown_grace_ms: z.number().int().positive().default(15_000),
     })
     .prefault({}),

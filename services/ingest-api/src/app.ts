@@ -65,7 +65,9 @@ export class IngestApi implements HostedComponent {
   constructor(private readonly deps: IngestDeps) {
     const { config, logger } = deps;
     const metrics = createIngestMetrics(deps.metrics);
-    this.upstream = new UpstreamClient(config.providers);
+    this.upstream = new UpstreamClient(config.providers, {
+      maxResponseBytes: Math.round(config.server.max_upstream_response_mb * 1024 * 1024),
+    });
     this.publisher = new EventPublisher({
       topic: config.kafka.topics.completions,
       lingerMs: config.kafka.linger_ms,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   EventCollector,
   MockUpstream,
+  openAiResponse,
   openAiStream,
   startTestHost,
   testConfig,
@@ -61,6 +62,7 @@ beforeAll(async () => {
         body_limit_mb: 0.05,
         max_messages: MAX_MESSAGES,
         max_tools: MAX_TOOLS,
+        max_upstream_response_mb: 0.02,
       },
     },
   });
@@ -152,6 +154,39 @@ describe('stream duration', () => {
     const error = JSON.parse(frames.at(-2) ?? '{}') as { error?: { code: string } };
     expect(error.error?.code).toBe('upstream_timeout');
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('upstream response size', () => {
+  it('a JSON answer beyond server.max_upstream_response_mb fails the attempt (503, upstream_too_large)', async () => {
+    mock.script('huge', { kind: 'json', body: openAiResponse({ content: 'z'.repeat(40_000) }) });
+    const res = await post('/v1/chat/completions', { model: 'openai/huge', messages: msgs(1) });
+    expect(res.status).toBe(503);
+    expect(res.json.error).toMatchObject({
+      code: 'upstream_unavailable',
+      details: { attempts: [expect.objectContaining({ error_code: 'upstream_too_large' })] },
+    });
+  });
+
+  it('a stream beyond it ends with an upstream_too_large error frame and [DONE]', async () => {
+    mock.script('huge-stream', {
+      kind: 'sse',
+      events: openAiStream({ pieces: Array.from({ length: 60 }, () => 'w'.repeat(1_000)) }),
+    });
+    const res = await post('/v1/chat/completions', {
+      model: 'openai/huge-stream',
+      messages: msgs(1),
+      stream: true,
+    });
+    expect(res.status).toBe(200);
+    const frames = res.text
+      .split('\n\n')
+      .filter((f) => f.startsWith('data: '))
+      .map((f) => f.slice(6));
+    expect(frames.at(-1)).toBe('[DONE]');
+    expect((JSON.parse(frames.at(-2) ?? '{}') as { error?: { code: string } }).error?.code).toBe(
+      'upstream_too_large',
+    );
   });
 });
 

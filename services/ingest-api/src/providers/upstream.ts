@@ -1,4 +1,5 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import { pipeline, Transform, type Readable } from 'node:stream';
+import { Agent, request } from 'undici';
 import type { ProviderConfig } from '@maniac-gateway/runtime';
 
 /**
@@ -23,15 +24,38 @@ export class UpstreamFailure extends Error {
 export interface UpstreamResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  body: Dispatcher.ResponseData['body'];
+  /** The response body, bounded: more than the client's `maxResponseBytes` fails with UpstreamFailure too_large. */
+  body: Readable;
 }
 
-const MAX_JSON_BYTES = 64 * 1024 * 1024;
+/** Default bound on one upstream response, JSON or stream (`server.max_upstream_response_mb`). */
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The body as a stream that fails with `too_large` once more than `max` bytes came through (a stream's client
+ * then gets an `upstream_too_large` error frame; a JSON answer is a failed attempt). Destroying the result
+ * destroys the source, and the source's errors (resets, timeouts, aborts) come through unchanged.
+ */
+function bounded(body: Readable, max: number): Readable {
+  let size = 0;
+  const limiter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      size += chunk.length;
+      if (size > max) callback(new UpstreamFailure('too_large', `upstream response exceeds ${max} bytes`));
+      else callback(null, chunk);
+    },
+  });
+  pipeline(body, limiter, () => undefined);
+  return limiter;
+}
 
 export class UpstreamClient {
   private readonly agents = new Map<string, Agent>();
 
-  constructor(private readonly providers: Record<string, ProviderConfig>) {}
+  constructor(
+    private readonly providers: Record<string, ProviderConfig>,
+    private readonly options: { maxResponseBytes?: number } = {},
+  ) {}
 
   has(name: string): boolean {
     return name in this.providers;
@@ -84,7 +108,8 @@ export class UpstreamClient {
         dispatcher: this.agent(name),
         signal: AbortSignal.any([signal, total]),
       });
-      return { status: res.statusCode, headers: res.headers, body: res.body };
+      const max = this.options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+      return { status: res.statusCode, headers: res.headers, body: bounded(res.body, max) };
     } catch (err) {
       throw classify(err, signal);
     }
@@ -99,17 +124,9 @@ export class UpstreamClient {
 /** Reads a whole (non-streamed) body as text, bounded. */
 export async function readBodyText(res: UpstreamResponse, signal: AbortSignal): Promise<string> {
   const parts: Buffer[] = [];
-  let size = 0;
   try {
-    for await (const chunk of res.body) {
-      const buf = chunk as Buffer;
-      size += buf.length;
-      if (size > MAX_JSON_BYTES) {
-        res.body.destroy();
-        throw new UpstreamFailure('too_large', `upstream response exceeds ${MAX_JSON_BYTES} bytes`);
-      }
-      parts.push(buf);
-    }
+    // The body is bounded (see bounded()).
+    for await (const chunk of res.body) parts.push(chunk as Buffer);
   } catch (err) {
     throw classify(err, signal);
   }

@@ -1,0 +1,147 @@
+import { mkdtempSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createKafka, createLogger, Metrics } from '@maniac-gateway/runtime';
+import type { CompletionEvent } from '@maniac-gateway/schemas';
+import { createIngestMetrics } from '../metrics.js';
+import { EventPublisher } from './publisher.js';
+import { Spool } from './spool.js';
+
+/**
+ * The publisher's bounds without any broker: a produce that cannot finish is given up after
+ * `kafka.produce_timeout_ms` (the batch is spooled), and a full spool (`spool.max_bytes`) drops events with an
+ * alerting signal — `maniac_events_dropped_total{reason="spool_full"}`, an error log line and /readyz.
+ */
+
+function event(i: number): CompletionEvent {
+  return {
+    event_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    source: 'completion',
+    completion_id: `chatcmpl-bounds-${i}`,
+    project_id: 'proj_b',
+    key_id: 'key_b',
+    request_id: `req_${i}`,
+    container: null,
+    model: 'openai/gpt-4o-mini',
+    provider: 'openai',
+    upstream_model: 'gpt-4o-mini',
+    upstream_id: null,
+    stream: false,
+    status: 'success',
+    http_status: 200,
+    error_code: null,
+    error_message: null,
+    finish_reason: 'stop',
+    usage: null,
+    spend_nanos: null,
+    latency_ms: 1,
+    ttft_ms: null,
+    attempts: [],
+    tags: [],
+    metadata_json: null,
+    trace_json: null,
+    request_json: '{"messages":[{"role":"user","content":"hi"}]}',
+    response_json: null,
+    created_ms: 1_760_000_000_000 + i,
+  };
+}
+
+async function metric(metrics: Metrics, name: string): Promise<number> {
+  const text = await metrics.registry.metrics();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+}
+
+/** Polls (drain() waits for the spool to be replayed, which never happens without a broker). */
+async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function setup(options: { maxBytes: number; produceTimeoutMs: number; brokers: string[] }) {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  const logger = createLogger({ name: 'test', level: 'warn', destination: sink });
+  const metrics = new Metrics({ defaultMetrics: false });
+  const publisher = new EventPublisher({
+    topic: 'bounds.completions',
+    lingerMs: 1,
+    batchMax: 10,
+    spool: new Spool(mkdtempSync(join(tmpdir(), 'spool-bounds-')), options.maxBytes),
+    kafka: createKafka({ brokers: options.brokers, clientId: 'bounds', logger, connectionTimeoutMs: 200 }),
+    logger,
+    metrics: createIngestMetrics(metrics),
+    produceTimeoutMs: options.produceTimeoutMs,
+  });
+  return { publisher, metrics, lines };
+}
+
+describe('EventPublisher bounds', { timeout: 20_000 }, () => {
+  it('a full spool drops events with a metric, an error log and a /readyz reason', async () => {
+    // Nothing listens on port 1: every produce fails at once.
+    const { publisher, metrics, lines } = setup({
+      maxBytes: 4_000,
+      produceTimeoutMs: 2_000,
+      brokers: ['127.0.0.1:1'],
+    });
+    await publisher.start();
+    try {
+      for (let i = 0; i < 40; i++) publisher.emit(event(i));
+      await until(
+        async () =>
+          (await metric(metrics, 'maniac_events_spooled_total')) +
+            (await metric(metrics, 'maniac_events_dropped_total')) ===
+          40,
+      );
+      const spooled = await metric(metrics, 'maniac_events_spooled_total');
+      const dropped = await metric(metrics, 'maniac_events_dropped_total{reason="spool_full"}');
+      expect(spooled).toBeGreaterThan(0);
+      expect(dropped).toBeGreaterThan(0);
+      expect(spooled + dropped).toBe(40);
+      expect(await metric(metrics, 'maniac_spool_bytes')).toBeLessThanOrEqual(4_000);
+      expect(lines.some((l) => l.includes('"level":50') && l.includes('spool full'))).toBe(true);
+      expect(publisher.problem()).toMatch(/kafka unavailable, \d+ bytes spooled/);
+    } finally {
+      await publisher.stop();
+    }
+  });
+
+  it('a produce that hangs is given up after produce_timeout_ms and the batch is spooled', async () => {
+    // A listener that accepts connections and never answers: a stalled broker.
+    const sockets: Socket[] = [];
+    const server = createServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const { publisher, metrics } = setup({
+      maxBytes: 1 << 20,
+      produceTimeoutMs: 300,
+      brokers: [`127.0.0.1:${port}`],
+    });
+    await publisher.start();
+    try {
+      const started = Date.now();
+      for (let i = 0; i < 5; i++) publisher.emit(event(i));
+      await until(async () => (await metric(metrics, 'maniac_events_spooled_total')) === 5);
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(await metric(metrics, 'maniac_events_spooled_total')).toBe(5);
+      expect(publisher.problem()).toContain('produce timed out after 300 ms');
+    } finally {
+      await publisher.stop();
+      for (const s of sockets) s.destroy();
+      server.close();
+    }
+  });
+});
