@@ -14,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SCHEMATHESIS_VERSION=4.32.5
 CASES=${FUZZ_CASES:-10000}
 SEED=${FUZZ_SEED:-$RANDOM}
-VENV=.data/venv
+VENV=${FUZZ_VENV:-.data/venv}
 OUT=.data/fuzz
 log() { printf '[fuzz] %s\n' "$*" >&2; }
 
@@ -119,7 +119,8 @@ took=$((SECONDS - start))
 # --- verdict ---------------------------------------------------------------------------------------------------
 alive=1
 kill -0 "$server" 2>/dev/null || alive=0
-healthy=$(curl -fsS --max-time 5 "$URL/healthz" >/dev/null 2>&1 && echo 1 || echo 0)
+healthy=$(python3 -c "import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)" "$URL/healthz" \
+  >/dev/null 2>&1 && echo 1 || echo 0)
 python3 - "$OUT" "$CASES" "$took" "$alive" "$healthy" "${OPS[@]}" <<'PY' || rc=1
 import glob, json, sys
 out, target, took, alive, healthy = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1", sys.argv[5] == "1"

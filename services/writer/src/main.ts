@@ -5,7 +5,7 @@ import { createWriter } from './writer.js';
 
 /**
  * Standalone writer: `node dist/main.js [--config FILE]` serves /healthz, /readyz and /metrics on WRITER_PORT
- * (default 8082). `--rebuild` replays the topic into fresh tables and swaps them in (see rebuild.ts), then exits.
+ * (default 8082); WRITER_SESSION_TIMEOUT_MS sets the consumer-group session timeout (default 30 s). `--rebuild` replays the topic into fresh tables and swaps them in (see rebuild.ts), then exits.
  */
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -27,7 +27,15 @@ async function main(): Promise<void> {
     ctx.logger.info(result, 'rebuild finished');
     process.exit(0);
   }
-  const writer = createWriter(config, { logger: ctx.logger, metrics: ctx.metrics, kafka: ctx.kafka });
+  // WRITER_SESSION_TIMEOUT_MS: how soon a crashed writer's partitions move to another member (default 30 s; the
+  // broker's minimum is 6 s). Fault tests that SIGKILL the writer use a short one.
+  const sessionTimeoutMs = Number(process.env.WRITER_SESSION_TIMEOUT_MS ?? 0);
+  const writer = createWriter(config, {
+    logger: ctx.logger,
+    metrics: ctx.metrics,
+    kafka: ctx.kafka,
+    ...(sessionTimeoutMs > 0 ? { options: { sessionTimeoutMs } } : {}),
+  });
   const port = Number(process.env.WRITER_PORT ?? 8082);
   const host = await startHost(ctx, [writer], { host: config.server.host, port });
   stopOnSignals(host, ctx.logger, config.server.shutdown_grace_ms);

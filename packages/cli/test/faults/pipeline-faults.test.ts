@@ -354,7 +354,8 @@ beforeAll(async () => {
     'writer',
     join(REPO_ROOT, 'services/writer/src/main.ts'),
     ['--config', writerConfig],
-    { WRITER_PORT: String(writerPort) },
+    // A restarted writer rejoins once the killed one's session expired: the broker's minimum, not 30 s.
+    { WRITER_PORT: String(writerPort), WRITER_SESSION_TIMEOUT_MS: '6000' },
     join(workDir, 'writer.log'),
   );
   writer.start();
