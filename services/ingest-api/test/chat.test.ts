@@ -299,6 +299,18 @@ describe('POST /v1/chat/completions (non-streaming)', () => {
     }
   });
 
+  it('usage no event can hold (beyond 2^53, negative) is recorded as unknown, never a 500', async () => {
+    mock.script('gpt-4o', {
+      kind: 'json',
+      body: openAiResponse({ usage: { prompt_tokens: 2 ** 60, completion_tokens: -3 } }),
+    });
+    const res = await post({ model: 'openai/gpt-4o', messages: msgs });
+    expect(res.status).toBe(200);
+    const event = await events.waitFor((e) => e.completion_id === res.json.id);
+    expect(event.usage).toBeNull();
+    expect(event.spend_nanos).toBeNull();
+  });
+
   it('store:false produces no event', async () => {
     const res = await post({ model: 'openai/gpt-4o-mini', messages: msgs, store: false });
     expect(res.status).toBe(200);

@@ -28,8 +28,15 @@ export interface EventContext {
   request: ChatReq;
 }
 
+/** A token count the event can carry: a finite, non-negative, safe integer. */
+function tokenCount(v: unknown): number | null {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) return null;
+  const n = Math.round(v);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
 function numberOrNull(v: unknown): number | null {
-  return typeof v === 'number' && Number.isFinite(v) ? Math.round(v) : null;
+  return tokenCount(v);
 }
 
 /** The event's usage record from an OpenAI-shaped usage object (details included when reported). */
@@ -37,10 +44,16 @@ export function usageRecord(usage: ChatRes['usage'] | undefined): Usage | null {
   if (!usage) return null;
   const prompt = (usage.prompt_tokens_details ?? {}) as Record<string, unknown>;
   const completion = (usage.completion_tokens_details ?? {}) as Record<string, unknown>;
+  const promptTokens = tokenCount(usage.prompt_tokens);
+  const completionTokens = tokenCount(usage.completion_tokens);
+  const totalTokens = tokenCount(usage.total_tokens);
+  // Usage an upstream reports that no event can hold (negative, fractional beyond reason, beyond 2^53) is
+  // recorded as unknown rather than failing the request.
+  if (promptTokens === null || completionTokens === null || totalTokens === null) return null;
   return {
-    prompt_tokens: Math.round(usage.prompt_tokens),
-    completion_tokens: Math.round(usage.completion_tokens),
-    total_tokens: Math.round(usage.total_tokens),
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: totalTokens,
     cached_tokens: numberOrNull(prompt.cached_tokens),
     cache_creation_tokens: numberOrNull(prompt.cache_creation_tokens),
     reasoning_tokens: numberOrNull(completion.reasoning_tokens),

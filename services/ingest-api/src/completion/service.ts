@@ -160,7 +160,16 @@ export class CompletionService {
     run.ctx.onOutcome?.(outcome);
     this.deps.metrics.completions.inc({ status: outcome.status, stream: String(run.eventCtx.stream) });
     if (run.req.store === false) return;
-    this.deps.events.emit(buildCompletionEvent(run.eventCtx, outcome, Date.now()));
+    try {
+      this.deps.events.emit(buildCompletionEvent(run.eventCtx, outcome, Date.now()));
+    } catch (err) {
+      // An event that cannot be encoded must never fail the response the client is getting.
+      this.deps.metrics.eventsDropped.inc({ reason: 'encode' });
+      this.deps.logger.error(
+        { err, completion_id: run.completionId },
+        'completion event could not be encoded',
+      );
+    }
   }
 
   private prepare(run: RequestRun, attempt: PlannedAttempt, stream: boolean): AttemptRun {
