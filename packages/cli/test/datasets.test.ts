@@ -195,7 +195,15 @@ describe('dataset export and import', () => {
     }
     await statsOf('ft', { completions: 3 });
 
-    const http = await call('GET', '/v1/containers/ft/dataset?format=openai-jsonl');
+    // One insert writes the rows and then the rollups one after another; the export plans its windows from the
+    // hourly rollup, so wait until that has caught up too.
+    const http = await pollUntil(
+      async () => {
+        const res = await call('GET', '/v1/containers/ft/dataset?format=openai-jsonl');
+        return lines(res.text).length === 3 ? res : undefined;
+      },
+      { timeoutMs: 15_000, message: 'export did not contain the three completions' },
+    );
     expect(http.status).toBe(200);
     const got = lines(http.text);
     expect(got.map((l) => l.messages.at(-1))).toEqual([
@@ -248,7 +256,14 @@ describe('dataset export and import', () => {
     expect(first.stderr).toContain('3 inserted');
     await statsOf('ft2', { registered_examples: 3 });
     // The imported examples export back to the same lines.
-    const back = await call('GET', '/v1/containers/ft2/dataset');
+    // (The rollups and the rows are written by one insert, but the views are filled one after another.)
+    const back = await pollUntil(
+      async () => {
+        const res = await call('GET', '/v1/containers/ft2/dataset');
+        return res.text === exported ? res : undefined;
+      },
+      { timeoutMs: 15_000, message: 'imported examples did not export back' },
+    );
     expect(back.text).toBe(exported);
 
     // Re-importing the same file skips every line (ids derive from the content and the container).

@@ -163,3 +163,22 @@ export class EventCollector {
     await this.consumer?.disconnect();
   }
 }
+
+/**
+ * Rate limits count in fixed one-minute windows, so a burst that happens to straddle a window boundary is
+ * admitted up to the limit in each window. Groups responses by their `X-RateLimit-Reset` window: a test then
+ * asserts that every window that refused anything admitted exactly the limit.
+ */
+export function admittedByWindow(
+  responses: readonly { status: number; reset: string | null }[],
+): Map<string, { admitted: number; refused: number }> {
+  const windows = new Map<string, { admitted: number; refused: number }>();
+  for (const r of responses) {
+    const key = r.reset ?? 'none';
+    const w = windows.get(key) ?? { admitted: 0, refused: 0 };
+    if (r.status === 200) w.admitted++;
+    else if (r.status === 429) w.refused++;
+    windows.set(key, w);
+  }
+  return windows;
+}

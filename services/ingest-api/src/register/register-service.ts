@@ -150,6 +150,14 @@ export class RegisterService {
         continue;
       }
       try {
+        // Usage a registered example claims must be storable exactly (the chat path records unstorable upstream
+        // usage as unknown instead; here the client sent it, so it is told).
+        const usage = v.item.output?.usage;
+        if (usage && usageRecord(usage) === null) {
+          throw new EventEncodeError('register item', [
+            'output.usage (token counts must be integers from 0 to 2^53)',
+          ]);
+        }
         this.deps.events.emit(this.toEvent(v.item, v.completionId, container, auth, requestId, nowMs));
       } catch (err) {
         // A value the event schema cannot hold (e.g. a token count beyond a 64-bit long): this item fails,
