@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -88,7 +88,8 @@ const preset = {
     rates: [2000, 5000],
     ttfcSamples: 300,
     streams: 1000,
-    streamShape: '40x50ms',
+    streamShape: '80x50ms',
+    rampMs: 1000,
     freshRate: 1000,
     freshSeconds: 30,
     writerEvents: 1_000_000,
@@ -102,7 +103,8 @@ const preset = {
     rates: [2000, 5000],
     ttfcSamples: 100,
     streams: 300,
-    streamShape: '20x50ms',
+    streamShape: '40x50ms',
+    rampMs: 500,
     freshRate: 500,
     freshSeconds: 8,
     writerEvents: 50_000,
@@ -117,6 +119,7 @@ const preset = {
     ttfcSamples: 20,
     streams: 50,
     streamShape: '10x20ms',
+    rampMs: 200,
     freshRate: 100,
     freshSeconds: 3,
     writerEvents: 5_000,
@@ -482,6 +485,7 @@ http {
   let projectId = '';
   cleanup = async () => {
     if (args.keep) return;
+    rmSync(tmpDir, { recursive: true, force: true }); // bodies, configs, the gateway's spool
     await ch.query(`DROP DATABASE IF EXISTS ${database}`).catch(() => undefined);
     await ch.query(`DROP DATABASE IF EXISTS ${database}_old`).catch(() => undefined);
     await ch.query(`DROP DATABASE IF EXISTS ${database}_rebuild`).catch(() => undefined);
@@ -733,7 +737,7 @@ http {
         streamRecord('ttfc', t, round, seq.result, seq.peakRssMb, seq.cpuSeconds / seq.wallSeconds),
       );
       await sleep(cfg.pause * 1000);
-      const conc = await measured(t.pid, () => concurrentStreams(t, longStreamBody, cfg.streams, 500));
+      const conc = await measured(t.pid, () => concurrentStreams(t, longStreamBody, cfg.streams, cfg.rampMs));
       const rec = streamRecord(
         'concurrent',
         t,
@@ -869,7 +873,10 @@ http {
   const outDir = args.out ? resolve(args.out) : join(BENCH, 'results');
   mkdirSync(outDir, { recursive: true });
   const stamp = startedAt.toISOString().slice(0, 10);
-  const base = join(outDir, mode === 'full' ? stamp : `${stamp}-${mode}`);
+  const base = join(
+    outDir,
+    [stamp, mode === 'full' ? '' : mode, topology === 'split' ? 'split' : ''].filter(Boolean).join('-'),
+  );
   writeFileSync(`${base}.json`, `${JSON.stringify(result.json, null, 2)}\n`);
   writeFileSync(`${base}.md`, result.markdown);
   run('npx', ['prettier', '--write', `${base}.json`, `${base}.md`], { cwd: ROOT, allowFail: true });
@@ -1182,7 +1189,7 @@ function summarize(o: {
   md.push(
     `Time to first chunk (TTFC, request sent → first body bytes): ${cfg.ttfcSamples} streams one after the other; ` +
       'the mock sends the role chunk with the headers, then 3 content chunks 5 ms apart. ' +
-      `Concurrent: ${cfg.streams} streams opened within 500 ms, each ${cfg.streamShape.replace('x', ' chunks × ')} ` +
+      `Concurrent: ${cfg.streams} streams opened evenly over ${cfg.rampMs} ms, each ${cfg.streamShape.replace('x', ' chunks × ')} ` +
       'apart; an error is a non-200, a socket error or a stream without `[DONE]`.',
   );
   md.push('');
@@ -1401,7 +1408,7 @@ function summarize(o: {
     md.push('');
   }
   md.push(
-    `Raw per-run figures: the JSON file next to this one. Command: \`npm run bench${mode === 'full' ? '' : ` -- --${mode}`}\`.`,
+    `Raw per-run figures: the JSON file next to this one. Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`.`,
   );
   md.push('');
   return { json, markdown: md.join('\n') };
