@@ -943,7 +943,10 @@ function summarize(o: {
     const rs = runs.filter((r) => r.scenario === scenario && r.target === target);
     const errors = rs.reduce((a, r) => a + r.errors, 0);
     const total = rs.reduce((a, r) => a + r.requests, 0);
-    const detail = [...new Set(rs.map((r) => r.errorDetail).filter(Boolean))].join('; ');
+    const kinds = new Map<string, number>();
+    for (const r of rs)
+      for (const [k, n] of Object.entries(r.errorKinds)) kinds.set(k, (kinds.get(k) ?? 0) + n);
+    const detail = [...kinds].map(([k, n]) => `${k} ${n.toLocaleString('en-US')}`).join(', ');
     return { errors, total, detail };
   };
   const smed = (scenario: 'ttfc' | 'concurrent', target: TargetName, key: keyof StreamRecord) =>

@@ -22,7 +22,8 @@ export interface LoadResult {
   maxMs: number;
   /** Failed requests: socket errors, timeouts, non-2xx statuses. */
   errors: number;
-  errorDetail: string;
+  /** Failed requests by kind (connect, read, write, timeout, non-2xx, …). */
+  errorKinds: Record<string, number>;
 }
 
 const WRK_DONE = `
@@ -86,10 +87,11 @@ export async function wrk(
     p99Ms: n('p99') / 1000,
     maxMs: n('max') / 1000,
     errors: socketErrors + n('status'),
-    errorDetail:
-      socketErrors + n('status') === 0
-        ? ''
-        : `connect ${n('connect')}, read ${n('read')}, write ${n('write')}, timeout ${n('timeout')}, non-2xx ${n('status')}`,
+    errorKinds: Object.fromEntries(
+      (['connect', 'read', 'write', 'timeout', 'status'] as const)
+        .filter((k) => n(k) > 0)
+        .map((k) => [k === 'status' ? 'non-2xx' : k, n(k)]),
+    ),
   };
 }
 
@@ -125,9 +127,12 @@ export async function vegeta(
   if (r.status !== 0) throw new Error(`vegeta against ${target.name} failed:\n${r.stderr}`);
   const j = JSON.parse(r.stdout) as VegetaReport;
   const failed = Math.round(j.requests * (1 - j.success));
-  const codes = Object.entries(j.status_codes)
-    .filter(([code]) => !code.startsWith('2'))
-    .map(([code, n]) => `${code === '0' ? 'socket/timeout' : code}: ${n}`);
+  // Status 0 is a request that got no response: a timeout (-timeout=10s) or a socket error.
+  const errorKinds = Object.fromEntries(
+    Object.entries(j.status_codes)
+      .filter(([code]) => !code.startsWith('2'))
+      .map(([code, n]) => [code === '0' ? 'timeout/socket' : `status ${code}`, n]),
+  );
   const seconds = (j.duration + j.wait) / 1e9;
   return {
     requests: j.requests,
@@ -139,8 +144,6 @@ export async function vegeta(
     p99Ms: j.latencies['99th'] / 1e6,
     maxMs: j.latencies.max / 1e6,
     errors: failed,
-    errorDetail: failed
-      ? `${codes.join(', ')}${j.errors?.length ? `; ${j.errors.slice(0, 2).join('; ')}` : ''}`
-      : '',
+    errorKinds,
   };
 }
