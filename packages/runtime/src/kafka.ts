@@ -64,6 +64,8 @@ export interface TopicSpec {
   numPartitions: number;
   compacted?: boolean;
   retentionMs?: number;
+  /** Topic `max.message.bytes`: the largest (compressed) batch the broker accepts. */
+  maxMessageBytes?: number;
 }
 
 /** Creates missing topics (no-op for existing ones). Safe to call from several instances at once. */
@@ -83,6 +85,9 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<vo
             ]
           : []),
         ...(s.retentionMs !== undefined ? [{ name: 'retention.ms', value: String(s.retentionMs) }] : []),
+        ...(s.maxMessageBytes !== undefined
+          ? [{ name: 'max.message.bytes', value: String(s.maxMessageBytes) }]
+          : []),
       ],
     }));
   if (missing.length === 0) return;

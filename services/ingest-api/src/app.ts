@@ -183,6 +183,11 @@ export class IngestApi implements HostedComponent {
         {
           topic: this.deps.config.kafka.topics.completions,
           numPartitions: this.deps.config.kafka.completions_partitions,
+          // One event can carry a whole request body (up to server.body_limit_mb): let it through as one record.
+          maxMessageBytes: Math.max(
+            1024 * 1024,
+            Math.round(this.deps.config.server.body_limit_mb * 2 * 1024 * 1024) + 1024 * 1024,
+          ),
         },
         { topic: this.deps.config.kafka.topics.dead_letter, numPartitions: 1 },
       ]);

@@ -3,7 +3,7 @@ import { CompressionTypes, type Kafka, type Logger, type Producer } from '@mania
 import type { IngestMetrics } from '../metrics.js';
 import type { EventSink } from '../completion/service.js';
 import type { Spool } from './spool.js';
-import { type SpooledMessage } from './spool.js';
+import { DEFAULT_BATCH_MAX_BYTES, batchEnd, type SpooledMessage } from './spool.js';
 
 export interface PublisherOptions {
   topic: string;
@@ -164,7 +164,10 @@ export class EventPublisher implements EventSink {
   }
 
   private async step(): Promise<void> {
-    const batch = this.queue.splice(0, this.options.batchMax);
+    const batch = this.queue.splice(
+      0,
+      batchEnd(this.queue, 0, this.options.batchMax, DEFAULT_BATCH_MAX_BYTES),
+    );
     const spool = this.options.spool;
     if (spool.isEmpty() && batch.length > 0) {
       try {
@@ -181,7 +184,11 @@ export class EventPublisher implements EventSink {
     if (batch.length > 0) await this.spoolBatch(batch);
     if (spool.isEmpty() || Date.now() < this.nextReplayAt) return;
     try {
-      const replayed = await spool.replay((b) => this.send(b), this.options.batchMax);
+      const replayed = await spool.replay(
+        (b) => this.send(b),
+        this.options.batchMax,
+        DEFAULT_BATCH_MAX_BYTES,
+      );
       this.options.metrics.eventsReplayed.inc(replayed);
       this.options.metrics.eventsProduced.inc(replayed);
       this.options.metrics.spoolBytes.set(spool.bytes());

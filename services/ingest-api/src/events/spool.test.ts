@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Spool, type SpooledMessage } from './spool.js';
+import { Spool, batchEnd, type SpooledMessage } from './spool.js';
 
 function msg(i: number): SpooledMessage {
   return {
@@ -26,6 +26,7 @@ describe('Spool', () => {
     expect(seen[3]?.value.toString()).toBe(msg(3).value.toString());
     expect(spool.isEmpty()).toBe(true);
     expect(readdirSync(dir)).toEqual([]);
+    await spool.close();
   });
 
   it('resumes after a failed send without re-sending acknowledged batches, across a restart', async () => {
@@ -50,6 +51,7 @@ describe('Spool', () => {
     expect(second.isEmpty()).toBe(false);
     await second.replay(async (batch) => void seen.push(...batch.map((m) => m.key)), 3);
     expect(seen).toEqual(Array.from({ length: 10 }, (_, i) => `k${i}`));
+    await second.close();
   });
 
   it('skips a torn last line and keeps appending after a restart', async () => {
@@ -66,6 +68,7 @@ describe('Spool', () => {
     const seen: string[] = [];
     await reopened.replay(async (batch) => void seen.push(...batch.map((m) => m.key)));
     expect(seen).toEqual(['k1', 'k2']);
+    await reopened.close();
   });
 
   it('refuses appends beyond max_bytes', async () => {
@@ -74,5 +77,33 @@ describe('Spool', () => {
     expect(await spool.append([msg(1)])).toBe(true);
     expect(await spool.append([msg(2), msg(3), msg(4)])).toBe(false);
     expect(spool.bytes()).toBeLessThanOrEqual(200);
+    await spool.close();
+  });
+});
+
+describe('batchEnd', () => {
+  it('bounds batches by count and by bytes, and always takes at least one message', () => {
+    const big = (n: number): SpooledMessage => ({
+      key: `k${n}`,
+      value: Buffer.alloc(400 * 1024),
+      headers: {},
+    });
+    const msgs = Array.from({ length: 5 }, (_, i) => big(i));
+    expect(batchEnd(msgs, 0, 500, 900 * 1024)).toBe(2);
+    expect(batchEnd(msgs, 4, 500, 900 * 1024)).toBe(5);
+    expect(batchEnd(msgs, 0, 500, 100)).toBe(1);
+    expect(batchEnd(msgs, 0, 3, Number.MAX_SAFE_INTEGER)).toBe(3);
+  });
+
+  it('replays large messages in byte-bounded batches', async () => {
+    const spool = new Spool(mkdtempSync(join(tmpdir(), 'spool-')), 1 << 30);
+    await spool.open();
+    await spool.append(
+      Array.from({ length: 6 }, (_, i) => ({ key: `k${i}`, value: Buffer.alloc(300 * 1024), headers: {} })),
+    );
+    const sizes: number[] = [];
+    await spool.replay(async (batch) => void sizes.push(batch.length), 500, 900 * 1024);
+    expect(sizes).toEqual([2, 2, 2]);
+    await spool.close();
   });
 });

@@ -8,6 +8,31 @@ export interface SpooledMessage {
   headers: Record<string, string>;
 }
 
+/**
+ * Kafka rejects a produce request over the topic's `max.message.bytes` outright (not retriable), so batches are
+ * bounded by bytes as well as by count. This one below 1 MiB fits Kafka's default even before compression.
+ */
+export const DEFAULT_BATCH_MAX_BYTES = 900 * 1024;
+
+/** The end index of the batch starting at `start`: at most `maxCount` messages and `maxBytes` (at least one). */
+export function batchEnd(
+  messages: readonly SpooledMessage[],
+  start: number,
+  maxCount: number,
+  maxBytes: number,
+): number {
+  let end = start;
+  let bytes = 0;
+  while (end < messages.length && end - start < maxCount) {
+    const m = messages[end] as SpooledMessage;
+    const size = m.value.length + m.key.length + 64;
+    if (end > start && bytes + size > maxBytes) break;
+    bytes += size;
+    end++;
+  }
+  return end;
+}
+
 const SEGMENT_RE = /^(\d{12})\.spool$/;
 const SEGMENT_MAX_BYTES = 64 * 1024 * 1024;
 
@@ -87,7 +112,11 @@ export class Spool {
    * Sends everything spooled, oldest first, in batches. Stops at the first failed send (rethrows), keeping
    * what was not acknowledged. Returns the number of messages sent.
    */
-  async replay(send: (batch: SpooledMessage[]) => Promise<void>, batchSize = 500): Promise<number> {
+  async replay(
+    send: (batch: SpooledMessage[]) => Promise<void>,
+    batchSize = 500,
+    batchMaxBytes = DEFAULT_BATCH_MAX_BYTES,
+  ): Promise<number> {
     let sent = 0;
     while (this.segments.length > 0) {
       const segment = this.segments[0] as number;
@@ -117,11 +146,13 @@ export class Spool {
       } catch {
         done = 0;
       }
-      for (let i = done; i < messages.length; i += batchSize) {
-        const batch = messages.slice(i, i + batchSize);
+      for (let i = done; i < messages.length;) {
+        const end = batchEnd(messages, i, batchSize, batchMaxBytes);
+        const batch = messages.slice(i, end);
         await send(batch);
         sent += batch.length;
-        await writeFile(progressPath, String(i + batch.length));
+        i = end;
+        await writeFile(progressPath, String(i));
       }
       await rm(progressPath, { force: true });
       await rm(path, { force: true });
