@@ -8,6 +8,7 @@ export interface IngestMetrics {
   eventsSpooled: Counter;
   eventsReplayed: Counter;
   eventsDropped: Counter<'reason'>;
+  eventsRejected: Counter;
   produceDuration: Histogram;
   spoolBytes: Gauge;
   kafkaUp: Gauge;
@@ -35,6 +36,10 @@ export function createIngestMetrics(metrics: Metrics): IngestMetrics {
     eventsDropped: metrics.counter('maniac_events_dropped_total', 'Events that could not be kept', [
       'reason',
     ]),
+    eventsRejected: metrics.counter(
+      'maniac_events_rejected_total',
+      'Events Kafka refused as too large for the topic (kept on disk under <spool dir>/rejected)',
+    ),
     produceDuration: metrics.histogram(
       'maniac_produce_batch_seconds',
       'Time to produce one batch to Kafka',

@@ -1,13 +1,74 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { CompletionEvent } from '@maniac-gateway/schemas';
 import { createKafka, createLogger, ensureTopics, Metrics } from '@maniac-gateway/runtime';
 import { EventCollector, testEnv, uniqueName } from '@maniac-gateway/testkit';
 import { createIngestMetrics } from '../src/metrics.js';
 import { EventPublisher } from '../src/events/publisher.js';
 import { Spool } from '../src/events/spool.js';
+
+function largeEvent(i: number, id: string, bytes: number): CompletionEvent {
+  return {
+    event_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    source: 'completion',
+    completion_id: id,
+    project_id: 'proj_large',
+    key_id: null,
+    request_id: null,
+    container: null,
+    model: 'openai/gpt-4o-mini',
+    provider: 'openai',
+    upstream_model: 'gpt-4o-mini',
+    upstream_id: null,
+    stream: false,
+    status: 'success',
+    http_status: 200,
+    error_code: null,
+    error_message: null,
+    finish_reason: 'stop',
+    usage: null,
+    spend_nanos: null,
+    latency_ms: 1,
+    ttft_ms: null,
+    attempts: [],
+    tags: [],
+    metadata_json: null,
+    trace_json: null,
+    request_json: JSON.stringify({
+      messages: [{ role: 'user', content: randomBytes(bytes).toString('base64') }],
+    }),
+    response_json: null,
+    created_ms: Date.now(),
+  };
+}
+
+async function setup(name: string, maxMessageBytes?: number) {
+  const topic = `${uniqueName(name)}.completions`;
+  const logger = createLogger({ name, level: 'silent' });
+  const kafka = createKafka({ brokers: testEnv().brokers.split(','), clientId: name, logger });
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, [{ topic, numPartitions: 1, ...(maxMessageBytes ? { maxMessageBytes } : {}) }]);
+  await admin.disconnect();
+  const metrics = new Metrics({ defaultMetrics: false });
+  const spoolDir = mkdtempSync(join(tmpdir(), `spool-${name}-`));
+  const publisher = new EventPublisher({
+    topic,
+    lingerMs: 50,
+    batchMax: 500,
+    spool: new Spool(spoolDir, 1 << 30),
+    kafka,
+    logger,
+    metrics: createIngestMetrics(metrics),
+  });
+  await publisher.start();
+  const collector = new EventCollector(topic);
+  await collector.start();
+  return { publisher, collector, metrics, spoolDir };
+}
 
 /**
  * Regression (found by the benchmark): batches were bounded by count only, so a burst of large, incompressible
@@ -16,63 +77,33 @@ import { Spool } from '../src/events/spool.js';
  */
 describe('event publisher with large events', () => {
   it('delivers a same-tick burst of ~150 KB incompressible events in full', async () => {
-    const topic = `${uniqueName('large')}.completions`;
-    const logger = createLogger({ name: 'large', level: 'silent' });
-    const kafka = createKafka({ brokers: testEnv().brokers.split(','), clientId: 'large', logger });
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, [{ topic, numPartitions: 1 }]);
-    await admin.disconnect();
-    const publisher = new EventPublisher({
-      topic,
-      lingerMs: 50,
-      batchMax: 500,
-      spool: new Spool(mkdtempSync(join(tmpdir(), 'spool-large-')), 1 << 30),
-      kafka,
-      logger,
-      metrics: createIngestMetrics(new Metrics({ defaultMetrics: false })),
-    });
-    await publisher.start();
-    const collector = new EventCollector(topic);
-    await collector.start();
+    const { publisher, collector } = await setup('large');
     const ids = Array.from({ length: 20 }, (_, i) => `chatcmpl-large-${i}`);
     for (const [i, id] of ids.entries()) {
-      publisher.emit({
-        event_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-        source: 'completion',
-        completion_id: id,
-        project_id: 'proj_large',
-        key_id: null,
-        request_id: null,
-        container: null,
-        model: 'openai/gpt-4o-mini',
-        provider: 'openai',
-        upstream_model: 'gpt-4o-mini',
-        upstream_id: null,
-        stream: false,
-        status: 'success',
-        http_status: 200,
-        error_code: null,
-        error_message: null,
-        finish_reason: 'stop',
-        usage: null,
-        spend_nanos: null,
-        latency_ms: 1,
-        ttft_ms: null,
-        attempts: [],
-        tags: [],
-        metadata_json: null,
-        trace_json: null,
-        request_json: JSON.stringify({
-          messages: [{ role: 'user', content: randomBytes(110 * 1024).toString('base64') }],
-        }),
-        response_json: null,
-        created_ms: Date.now(),
-      });
+      publisher.emit(largeEvent(i, id, 110 * 1024));
     }
     for (const id of ids) await collector.waitFor((e) => e.completion_id === id, 30_000);
     expect(ids.every((id) => collector.byCompletionId(id).length === 1)).toBe(true);
     expect(publisher.problem()).toBeNull();
+    await collector.stop();
+    await publisher.stop();
+  });
+
+  it('moves a single event the topic refuses as too large aside, durably, and delivers the rest', async () => {
+    const { publisher, collector, metrics, spoolDir } = await setup('toolarge', 64 * 1024);
+    const ids = ['chatcmpl-small-0', 'chatcmpl-huge-1', 'chatcmpl-small-2'];
+    publisher.emit(largeEvent(0, ids[0] as string, 1024));
+    publisher.emit(largeEvent(1, ids[1] as string, 100 * 1024));
+    publisher.emit(largeEvent(2, ids[2] as string, 1024));
+    await collector.waitFor((e) => e.completion_id === ids[0], 30_000);
+    await collector.waitFor((e) => e.completion_id === ids[2], 30_000);
+    await publisher.drain();
+    expect(collector.byCompletionId(ids[1] as string)).toHaveLength(0);
+    const rejected = readdirSync(join(spoolDir, 'rejected'));
+    expect(rejected).toHaveLength(1);
+    const line = readFileSync(join(spoolDir, 'rejected', rejected[0] as string), 'utf8').trim();
+    expect((JSON.parse(line) as { k: string }).k).toBe(ids[1]);
+    expect(await metrics.registry.metrics()).toMatch(/maniac_events_rejected_total 1\b/);
     await collector.stop();
     await publisher.stop();
   });

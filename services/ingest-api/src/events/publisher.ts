@@ -145,6 +145,30 @@ export class EventPublisher implements EventSink {
     }
   }
 
+  /**
+   * Replay's send: a batch the broker refuses as too large is split, and a single event it refuses is moved to
+   * the spool's `rejected/` directory, so one oversized event can never block the in-order replay forever.
+   */
+  private async sendOrQuarantine(batch: SpooledMessage[]): Promise<void> {
+    try {
+      await this.send(batch);
+    } catch (err) {
+      if (!isTooLarge(err)) throw err;
+      if (batch.length > 1) {
+        const mid = batch.length >> 1;
+        await this.sendOrQuarantine(batch.slice(0, mid));
+        await this.sendOrQuarantine(batch.slice(mid));
+        return;
+      }
+      const path = await this.options.spool.quarantine(batch);
+      this.options.metrics.eventsRejected.inc(batch.length);
+      this.options.logger.error(
+        { path, bytes: batch[0]?.value.length, completion_id: batch[0]?.key },
+        'Kafka refused a completion event as too large for the topic: kept on disk (raise the topic max.message.bytes and re-produce it)',
+      );
+    }
+  }
+
   private async spoolBatch(batch: SpooledMessage[]): Promise<void> {
     const ok = await this.options.spool.append(batch);
     if (ok) {
@@ -185,7 +209,7 @@ export class EventPublisher implements EventSink {
     if (spool.isEmpty() || Date.now() < this.nextReplayAt) return;
     try {
       const replayed = await spool.replay(
-        (b) => this.send(b),
+        (b) => this.sendOrQuarantine(b),
         this.options.batchMax,
         DEFAULT_BATCH_MAX_BYTES,
       );
@@ -238,6 +262,16 @@ export class EventPublisher implements EventSink {
     await this.producer?.disconnect().catch(() => undefined);
     this.producer = null;
   }
+}
+
+/** Whether a (kafkajs) error, or one it wraps, is the broker refusing the batch or a record as too large. */
+export function isTooLarge(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const { type, cause, originalError } = e as { type?: unknown; cause?: unknown; originalError?: unknown };
+    if (type === 'MESSAGE_TOO_LARGE' || type === 'RECORD_LIST_TOO_LARGE') return true;
+    e = cause ?? originalError;
+  }
+  return false;
 }
 
 /** Rejects when `promise` has not settled within `ms` (the promise itself keeps running; its outcome is ignored). */

@@ -109,6 +109,30 @@ export class Spool {
   }
 
   /**
+   * Keeps messages Kafka will never accept (larger than the topic allows) out of the replay path, durably, in
+   * `<dir>/rejected/` as the same JSON lines (an operator can re-produce them after raising the topic limit).
+   * Returns the file written.
+   */
+  async quarantine(messages: SpooledMessage[]): Promise<string> {
+    const dir = join(this.dir, 'rejected');
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, `${Date.now()}.jsonl`);
+    const handle = await open(path, 'a');
+    try {
+      await handle.appendFile(
+        messages
+          .map((m) => JSON.stringify({ k: m.key, v: m.value.toString('base64'), h: m.headers }))
+          .join('\n')
+          .concat('\n'),
+      );
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    return path;
+  }
+
+  /**
    * Sends everything spooled, oldest first, in batches. Stops at the first failed send (rethrows), keeping
    * what was not acknowledged. Returns the number of messages sent.
    */
