@@ -76,7 +76,7 @@ export class ControlPlane {
     } finally {
       await admin.disconnect();
     }
-    const consumed = new Map<number, bigint>();
+    const consumed = this.consumed;
     const caughtUp = (): boolean => {
       for (const [partition, high] of targets) {
         if (high === 0n) continue;
@@ -85,49 +85,23 @@ export class ControlPlane {
       return true;
     };
 
-    // A fresh group id per instance: each instance reads the whole (compacted) topic and commits nothing.
-    this.consumer = this.kafka.consumer({
-      groupId: `maniac-control-${randomUUID()}`,
-      maxWaitTimeInMs: 250,
-      sessionTimeout: 10_000,
-      heartbeatInterval: 1_000,
-    });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
-
     let resolveReady!: () => void;
     const readyPromise = new Promise<void>((resolve) => (resolveReady = resolve));
     if (caughtUp()) {
       this.ready = true;
       resolveReady();
     }
-    await this.consumer.run({
-      autoCommit: false,
-      eachMessage: async ({ partition, message }) => {
-        consumed.set(partition, BigInt(message.offset));
-        if (message.value) {
-          try {
-            const event = decodeControlEvent(message.value, headersToStrings(message.headers));
-            this.apply(event);
-            this.pending.get(event.event_id)?.();
-          } catch (err) {
-            this.logger.error({ err, offset: message.offset }, 'undecodable control event skipped');
-          }
-        }
-        if (!this.ready && caughtUp()) {
-          this.ready = true;
-          this.logger.info(
-            { projects: this.projectsById.size, keys: this.keysById.size },
-            'control plane caught up',
-          );
-          resolveReady();
-        }
-      },
-    });
-    this.consumer.on(this.consumer.events.CRASH, (e) => {
-      this.lastError = `control consumer crashed: ${String(e.payload.error)}`;
-      this.logger.error({ err: e.payload.error }, 'control consumer crashed');
-    });
+    this.onConsumed = () => {
+      if (!this.ready && caughtUp()) {
+        this.ready = true;
+        this.logger.info(
+          { projects: this.projectsById.size, keys: this.keysById.size },
+          'control plane caught up',
+        );
+        resolveReady();
+      }
+    };
+    await this.runConsumer();
     const timeoutMs = options.timeoutMs ?? 60_000;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -139,6 +113,90 @@ export class ControlPlane {
         );
       }),
     ]).finally(() => clearTimeout(timer));
+  }
+
+  /** Highest offset applied per partition: a restarted consumer continues after it. */
+  private readonly consumed = new Map<number, bigint>();
+  private onConsumed: () => void = () => undefined;
+  private stopped = false;
+  private restartDelayMs = 1_000;
+  private restartTimer: NodeJS.Timeout | null = null;
+
+  /**
+   * A fresh group id per consumer: each instance reads the whole (compacted) topic and commits nothing. A
+   * consumer kafkajs gave up on (an error it deems non-retriable, e.g. no group coordinator while a broker
+   * restarts) is replaced, with backoff, and continues after the last applied offset — so revocations keep
+   * arriving without a process restart.
+   */
+  private async runConsumer(): Promise<void> {
+    const consumer = this.kafka.consumer({
+      groupId: `maniac-control-${randomUUID()}`,
+      maxWaitTimeInMs: 250,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.CRASH, (e) => {
+      const restart = (e.payload as { restart?: boolean }).restart;
+      this.lastError = `control consumer crashed: ${String(e.payload.error)}`;
+      this.logger.error({ err: e.payload.error, restart }, 'control consumer crashed');
+      if (restart === false && this.consumer === consumer) this.scheduleRestart();
+    });
+    const resumeAt = new Map(this.consumed);
+    await consumer.connect();
+    await consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message }) => {
+        const offset = BigInt(message.offset);
+        // After a restart: skip what this instance already applied (before the seek below takes effect).
+        if (offset <= (this.consumed.get(partition) ?? -1n)) return;
+        this.consumed.set(partition, offset);
+        if (message.value) {
+          try {
+            const event = decodeControlEvent(message.value, headersToStrings(message.headers));
+            this.apply(event);
+            this.pending.get(event.event_id)?.();
+          } catch (err) {
+            this.logger.error({ err, offset: message.offset }, 'undecodable control event skipped');
+          }
+        }
+        this.onConsumed();
+      },
+    });
+    for (const [partition, offset] of resumeAt) {
+      consumer.seek({ topic: this.topic, partition, offset: (offset + 1n).toString() });
+    }
+  }
+
+  private scheduleRestart(): void {
+    if (this.restartTimer || this.stopped) return;
+    const delay = this.restartDelayMs;
+    this.restartDelayMs = Math.min(delay * 2, 30_000);
+    this.logger.warn({ delay_ms: delay }, 'restarting the control consumer');
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      void this.restart();
+    }, delay);
+  }
+
+  private async restart(): Promise<void> {
+    if (this.stopped) return;
+    const old = this.consumer;
+    this.consumer = null;
+    await old?.disconnect().catch(() => undefined);
+    try {
+      await this.runConsumer();
+      this.lastError = null;
+      this.restartDelayMs = 1_000;
+      this.logger.info('control consumer restarted');
+    } catch (err) {
+      this.logger.warn({ err }, 'control consumer restart failed; will retry');
+      const failed = this.consumer as Consumer | null;
+      this.consumer = null;
+      await failed?.disconnect().catch(() => undefined);
+      this.scheduleRestart();
+    }
   }
 
   private apply(event: ControlEvent): void {
@@ -323,6 +381,9 @@ export class ControlPlane {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
     await Promise.allSettled([this.consumer?.disconnect(), this.producer?.disconnect()]);
     this.consumer = null;
     this.producer = null;

@@ -64,6 +64,8 @@ export interface WriterOptions {
 
 /** Test seams. A throwing `afterInsert` behaves like a process crash between the insert and the Kafka commit. */
 export interface WriterHooks {
+  /** Called as each fetched batch is handed over (tests: a throw here crashes the consumer). */
+  onBatch?(): void;
   beforeInsert?(rows: readonly CompletionRow[]): void | Promise<void>;
   afterInsert?(info: { rows: readonly CompletionRow[] }): void | Promise<void>;
 }
@@ -182,6 +184,8 @@ export class CompletionWriter implements HostedComponent {
   private assigned: number[] = [];
   private joined = false;
   private crashReason: string | null = null;
+  private consumerRestartDelayMs = 1_000;
+  private consumerRestartTimer: NodeJS.Timeout | null = null;
 
   private outage: { since: number; attempts: number; lastError: string } | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -231,6 +235,20 @@ export class CompletionWriter implements HostedComponent {
     await this.producer.connect();
     this.dlq = new DeadLetterQueue(this.producer, o.deadLetterTopic, o.groupId);
 
+    await this.startConsumer();
+    this.tickTimer = setInterval(() => this.onTick(), Math.max(50, Math.min(250, o.flushIntervalMs / 4)));
+    this.tickTimer.unref();
+    this.lagTimer = setInterval(() => void this.refreshLag(), 5_000);
+    this.lagTimer.unref();
+    this.logger.info(
+      { topic: o.topic, group: o.groupId, database: o.database, batchMaxRows: o.batchMaxRows },
+      'writer started',
+    );
+  }
+
+  /** Creates, connects and runs the group consumer (at start, and again after kafkajs gave up on one). */
+  private async startConsumer(): Promise<void> {
+    const o = this.options;
     const consumer = this.kafka.consumer({
       groupId: o.groupId,
       sessionTimeout: o.sessionTimeoutMs,
@@ -251,26 +269,53 @@ export class CompletionWriter implements HostedComponent {
     consumer.on(consumer.events.CRASH, (event) => {
       const restart = (event.payload as { restart?: boolean }).restart;
       this.logger.error({ err: event.payload.error, restart }, 'writer consumer crashed');
-      if (restart === false) this.crashReason = `consumer crashed: ${describeError(event.payload.error)}`;
       this.joined = false;
+      if (restart === false && this.consumer === consumer) {
+        // kafkajs gives up on errors it deems non-retriable (e.g. no group coordinator while a broker
+        // restarts): start a new consumer ourselves, with backoff, rather than stay down until a restart.
+        this.crashReason = `consumer crashed: ${describeError(event.payload.error)}`;
+        this.scheduleConsumerRestart();
+      }
     });
     await consumer.connect();
     await consumer.subscribe({ topic: o.topic, fromBeginning: true });
-    this.state = 'running';
+    if (this.state === 'starting') this.state = 'running';
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.onBatch(payload),
     });
-    this.tickTimer = setInterval(() => this.onTick(), Math.max(50, Math.min(250, o.flushIntervalMs / 4)));
-    this.tickTimer.unref();
-    this.lagTimer = setInterval(() => void this.refreshLag(), 5_000);
-    this.lagTimer.unref();
-    this.logger.info(
-      { topic: o.topic, group: o.groupId, database: o.database, batchMaxRows: o.batchMaxRows },
-      'writer started',
-    );
+  }
+
+  private scheduleConsumerRestart(): void {
+    if (this.consumerRestartTimer || this.state !== 'running') return;
+    const delay = this.consumerRestartDelayMs;
+    this.consumerRestartDelayMs = Math.min(delay * 2, 30_000);
+    this.logger.warn({ delay_ms: delay }, 'restarting the writer consumer');
+    this.consumerRestartTimer = setTimeout(() => {
+      this.consumerRestartTimer = null;
+      void this.restartConsumer();
+    }, delay);
+  }
+
+  private async restartConsumer(): Promise<void> {
+    if (this.state !== 'running') return;
+    const old = this.consumer;
+    this.consumer = null;
+    // Like a rebalance: what is buffered is uncommitted and will be consumed again; positions come from ClickHouse.
+    this.generation++;
+    this.resetAssignment(null);
+    await old?.disconnect().catch(() => undefined);
+    try {
+      await this.startConsumer();
+    } catch (err) {
+      this.logger.warn({ err: describeError(err) }, 'writer consumer restart failed; will retry');
+      const failed = this.consumer as Consumer | null;
+      this.consumer = null;
+      await failed?.disconnect().catch(() => undefined);
+      this.scheduleConsumerRestart();
+    }
   }
 
   /** Resolves once the consumer has joined its group (tests; readiness uses {@link checks}). */
@@ -335,8 +380,10 @@ export class CompletionWriter implements HostedComponent {
   }
 
   private clearTimers(): void {
-    for (const t of [this.retryTimer, this.tickTimer, this.lagTimer]) if (t) clearTimeout(t);
-    this.retryTimer = this.tickTimer = this.lagTimer = null;
+    for (const t of [this.retryTimer, this.tickTimer, this.lagTimer, this.consumerRestartTimer]) {
+      if (t) clearTimeout(t);
+    }
+    this.retryTimer = this.tickTimer = this.lagTimer = this.consumerRestartTimer = null;
   }
 
   checks(): ReadinessCheck[] {
@@ -386,6 +433,8 @@ export class CompletionWriter implements HostedComponent {
     const assigned = memberAssignment[this.options.topic] ?? [];
     this.resetAssignment(assigned);
     this.joined = true;
+    if (this.crashReason?.startsWith('consumer crashed')) this.crashReason = null;
+    this.consumerRestartDelayMs = 1_000;
     this.logger.info({ partitions: assigned }, 'writer joined its consumer group');
     for (const waiter of this.joinWaiters) waiter();
     this.joinWaiters.clear();
@@ -464,6 +513,7 @@ export class CompletionWriter implements HostedComponent {
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
+    this.hooks.onBatch?.();
     await this.lock.run(async () => {
       const { batch } = payload;
       if (this.state !== 'running' || this.outage || !payload.isRunning() || payload.isStale()) return;
