@@ -357,7 +357,12 @@ export class EventCodec<T, TInput = T> {
     const avroValue: unknown = this.mapping ? this.mapping.toAvro(value) : value;
     let buffer: Buffer;
     try {
-      buffer = this.latest.toBuffer(this.latest.clone(avroValue));
+      // A complete, valid value (what the gateway builds) is written as is; anything else is cloned first,
+      // which fills omitted fields with their defaults and throws for invalid values. (`isValid` + `toBuffer`
+      // costs ~40 % of `clone` + `toBuffer`.)
+      buffer = this.latest.isValid(avroValue)
+        ? this.latest.toBuffer(avroValue)
+        : this.latest.toBuffer(this.latest.clone(avroValue));
     } catch (err) {
       throw new EventEncodeError(this.name, invalidPaths(this.latest, avroValue), err);
     }

@@ -107,4 +107,23 @@ describe('event publisher with large events', () => {
     await collector.stop();
     await publisher.stop();
   });
+
+  it('builds deferred events off the request path, in order, and drops only one that cannot be encoded', async () => {
+    const { publisher, collector, metrics } = await setup('deferred');
+    const ids = ['chatcmpl-def-0', 'chatcmpl-def-1', 'chatcmpl-def-2'];
+    publisher.defer(() => largeEvent(0, ids[0] as string, 16));
+    publisher.defer(() => ({
+      ...largeEvent(1, ids[1] as string, 16),
+      http_status: 'not a number' as unknown as number,
+    }));
+    publisher.emit(largeEvent(2, ids[2] as string, 16));
+    await collector.waitFor((e) => e.completion_id === ids[2], 30_000);
+    await collector.waitFor((e) => e.completion_id === ids[0], 30_000);
+    await publisher.drain();
+    expect(collector.byCompletionId(ids[1] as string)).toHaveLength(0);
+    expect(collector.events.map((e) => e.completion_id)).toEqual([ids[0], ids[2]]);
+    expect(await metrics.registry.metrics()).toMatch(/maniac_events_dropped_total\{reason="encode"\} 1\b/);
+    await collector.stop();
+    await publisher.stop();
+  });
 });

@@ -8,6 +8,8 @@ export interface CompletionOutcome {
   errorCode?: string | null;
   errorMessage?: string | null;
   response: ChatRes | null;
+  /** `response` already serialised (saves serialising it twice). */
+  responseJson?: string;
   provider: string | null;
   model: string | null;
   upstreamModel: string | null;
@@ -93,7 +95,7 @@ export function buildCompletionEvent(
     metadata_json: req.metadata ? JSON.stringify(req.metadata) : null,
     trace_json: req.trace ? JSON.stringify(req.trace) : null,
     request_json: JSON.stringify(req),
-    response_json: outcome.response ? JSON.stringify(outcome.response) : null,
+    response_json: outcome.responseJson ?? (outcome.response ? JSON.stringify(outcome.response) : null),
     created_ms: ctx.receivedMs,
   };
 }

@@ -25,6 +25,7 @@ import { adapterFor } from '../providers/registry.js';
 import { SseParser } from '../providers/sse.js';
 import {
   UpstreamFailure,
+  boundedChunks,
   classify,
   readBodyText,
   type UpstreamClient,
@@ -42,6 +43,11 @@ import type { IngestMetrics } from '../metrics.js';
 
 export interface EventSink {
   emit(event: CompletionEvent): void;
+  /**
+   * Takes the event as a builder, run later off the request path (the publisher builds and encodes deferred
+   * events when it next assembles a batch). Sinks without it get `emit(build())` at once.
+   */
+  defer?(build: () => CompletionEvent): void;
 }
 
 export interface CompletionServiceDeps {
@@ -160,8 +166,14 @@ export class CompletionService {
     run.ctx.onOutcome?.(outcome);
     this.deps.metrics.completions.inc({ status: outcome.status, stream: String(run.eventCtx.stream) });
     if (run.req.store === false) return;
+    const nowMs = Date.now();
+    const build = () => buildCompletionEvent(run.eventCtx, outcome, nowMs);
+    if (this.deps.events.defer) {
+      this.deps.events.defer(build);
+      return;
+    }
     try {
-      this.deps.events.emit(buildCompletionEvent(run.eventCtx, outcome, Date.now()));
+      this.deps.events.emit(build());
     } catch (err) {
       // An event that cannot be encoded must never fail the response the client is getting.
       this.deps.metrics.eventsDropped.inc({ reason: 'encode' });
@@ -346,8 +358,11 @@ export class CompletionService {
     };
   }
 
-  /** Non-streamed completion. Resolves with the ChatRes, or null when the client went away. */
-  async complete(req: ChatReq, ctx: RequestContext): Promise<ChatRes | null> {
+  /**
+   * Non-streamed completion. Resolves with the ChatRes and its JSON (serialised once, for the client and the
+   * event), or null when the client went away.
+   */
+  async complete(req: ChatReq, ctx: RequestContext): Promise<{ res: ChatRes; json: string } | null> {
     const run = this.begin(req, ctx, false);
     for (const attempt of run.plan.attempts) {
       const a = this.prepare(run, attempt, false);
@@ -364,10 +379,12 @@ export class CompletionService {
           }
           const body = a.adapter.response(parsed, a.rctx);
           const chatRes = toChatRes(body, this.identity(run, attempt));
+          const json = JSON.stringify(chatRes);
           this.emit(run, {
             status: 'success',
             httpStatus: 200,
             response: chatRes,
+            responseJson: json,
             provider: attempt.provider,
             model: attempt.slug,
             upstreamModel: attempt.model,
@@ -377,7 +394,7 @@ export class CompletionService {
             spendNanos: this.spend(attempt, chatRes.usage),
             attempts: [...run.failures.map((f) => f.attempt), this.attemptRecord(a, res.status, null, null)],
           });
-          return chatRes;
+          return { res: chatRes, json };
         }
         failure = await this.failureFromResponse(res, a, ctx.signal);
       } catch (err) {
@@ -554,8 +571,8 @@ async function* translatedChunks(
     return true;
   }
   const parser = new SseParser();
-  for await (const bytes of res.body) {
-    for (const ev of parser.push(bytes as Buffer)) {
+  for await (const bytes of boundedChunks(res)) {
+    for (const ev of parser.push(bytes)) {
       const { chunks, done } = translator.push(ev);
       yield* chunks;
       if (done) return true;

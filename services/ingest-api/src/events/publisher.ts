@@ -28,7 +28,8 @@ export interface PublisherOptions {
  * been replayed in order — so the topic receives events in the order they were emitted.
  */
 export class EventPublisher implements EventSink {
-  private queue: SpooledMessage[] = [];
+  /** Encoded messages, and deferred events (built and encoded by `materialize` just before a batch is cut). */
+  private queue: (SpooledMessage | (() => CompletionEvent))[] = [];
   private producer: Producer | null = null;
   private wake: (() => void) | null = null;
   private lingerTimer: NodeJS.Timeout | null = null;
@@ -51,12 +52,50 @@ export class EventPublisher implements EventSink {
     this.loop = this.run();
   }
 
-  /** Non-blocking: encodes and enqueues. */
+  /** Non-blocking: encodes and enqueues (throws EventEncodeError for an event that cannot be encoded). */
   emit(event: CompletionEvent): void {
     const { value, headers } = encodeCompletionEvent(event);
-    this.queue.push({ key: event.completion_id, value, headers });
+    this.enqueue({ key: event.completion_id, value, headers });
+  }
+
+  /**
+   * Non-blocking and cheaper on the request path: the event is built and encoded when the next batch is cut
+   * (an event that cannot be encoded is then counted in `maniac_events_dropped_total{reason="encode"}`).
+   */
+  defer(build: () => CompletionEvent): void {
+    this.enqueue(build);
+  }
+
+  private enqueue(item: SpooledMessage | (() => CompletionEvent)): void {
+    this.queue.push(item);
     if (this.queue.length >= this.options.batchMax) this.signal();
     else if (!this.lingerTimer) this.lingerTimer = setTimeout(() => this.signal(), this.options.lingerMs);
+  }
+
+  /**
+   * Builds and encodes the deferred events at the head of the queue, in place, until one batch's worth is
+   * ready; returns those encoded messages (the head of the queue).
+   */
+  private materialize(): SpooledMessage[] {
+    let i = 0;
+    while (i < this.queue.length && i < this.options.batchMax) {
+      const item = this.queue[i];
+      if (typeof item === 'function') {
+        try {
+          const event = item();
+          const { value, headers } = encodeCompletionEvent(event);
+          this.queue[i] = { key: event.completion_id, value, headers };
+        } catch (err) {
+          // An event that cannot be encoded must never stop the others.
+          this.queue.splice(i, 1);
+          this.options.metrics.eventsDropped.inc({ reason: 'encode' });
+          this.options.logger.error({ err }, 'completion event could not be encoded');
+          continue;
+        }
+      }
+      i++;
+    }
+    return this.queue.slice(0, i) as SpooledMessage[];
   }
 
   /** For /readyz (non-critical: inference continues while events are spooled). */
@@ -188,10 +227,10 @@ export class EventPublisher implements EventSink {
   }
 
   private async step(): Promise<void> {
-    const batch = this.queue.splice(
-      0,
-      batchEnd(this.queue, 0, this.options.batchMax, DEFAULT_BATCH_MAX_BYTES),
-    );
+    const ready = this.materialize();
+    const end = batchEnd(ready, 0, this.options.batchMax, DEFAULT_BATCH_MAX_BYTES);
+    this.queue.splice(0, end);
+    const batch = end === ready.length ? ready : ready.slice(0, end);
     const spool = this.options.spool;
     if (spool.isEmpty() && batch.length > 0) {
       try {

@@ -77,13 +77,13 @@ export function registerChatRoutes(
         return reply;
       }
 
-      const res = await service.complete(req, ctx);
-      if (res === null) {
+      const done = await service.complete(req, ctx);
+      if (done === null) {
         reply.hijack();
         reply.raw.destroy();
         return reply;
       }
-      return reply.send(res);
+      return reply.type('application/json; charset=utf-8').send(done.json);
     }
   });
 }
