@@ -101,7 +101,7 @@ export const GatewayConfigSchema = z.strictObject({
         .prefault({}),
       completions_partitions: z.number().int().positive().default(6),
       /** Events are batched for this long (or until `batch_max` events) before one produce call. */
-      linger_ms: z.number().int().min(0).max(1000).default(5),
+      linger_ms: z.number().int().min(0).max(1000).default(20),
       batch_max: z.number().int().positive().default(500),
       /** How long a produce may take before the batch is spooled instead. */
       produce_timeout_ms: z.number().int().positive().default(5_000),

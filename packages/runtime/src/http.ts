@@ -81,38 +81,26 @@ function installHttpConventions(app: FastifyInstance, options: HttpServerOptions
     }
   });
 
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-  });
-
-  // Graceful shutdown: responses finished while closing end their keep-alive connection, so close() does not
-  // wait for idle client connections to time out.
+  // Every reply goes through onSend: the request id is echoed there. Graceful shutdown: responses finished while
+  // closing end their keep-alive connection, so close() does not wait for idle client connections to time out.
+  // (Callback-style hooks: an async hook costs a promise per request.)
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
+    reply.header('x-request-id', request.id);
     if (closing) reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
 
   const metrics = options.metrics;
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    if (metrics) {
-      metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
-      metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  app.addHook('onResponse', (request, reply, done) => {
+    try {
+      accessLog(request, reply, metrics);
+    } finally {
+      done();
     }
-    if (route.startsWith('/healthz') || route.startsWith('/readyz') || route.startsWith('/metrics')) return;
-    request.log.info(
-      {
-        method: request.method,
-        route,
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 10) / 10,
-      },
-      'request',
-    );
   });
 
   app.setNotFoundHandler(async (request, reply) => {
@@ -132,6 +120,25 @@ function installHttpConventions(app: FastifyInstance, options: HttpServerOptions
     for (const [name, value] of Object.entries(rendered.headers)) reply.header(name, value);
     return reply.code(rendered.status).send(rendered.body);
   });
+}
+
+/** The http metrics and the one access-log line of a finished request. */
+function accessLog(request: FastifyRequest, reply: FastifyReply, metrics: Metrics | undefined): void {
+  const route = request.routeOptions.url ?? 'unmatched';
+  if (metrics) {
+    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  }
+  if (route.startsWith('/healthz') || route.startsWith('/readyz') || route.startsWith('/metrics')) return;
+  request.log.info(
+    {
+      method: request.method,
+      route,
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+    },
+    'request',
+  );
 }
 
 export interface RenderedError {

@@ -26,6 +26,7 @@ import { SseParser } from '../providers/sse.js';
 import {
   UpstreamFailure,
   boundedChunks,
+  type Cancellation,
   classify,
   readBodyText,
   type UpstreamClient,
@@ -65,7 +66,7 @@ export interface RequestContext {
   auth: AuthContext;
   receivedMs: number;
   /** Aborted when the client goes away. */
-  signal: AbortSignal;
+  signal: Cancellation;
   /** The plan, when the caller already made it (e.g. to check limits against it). */
   plan?: RoutePlan;
   /** Called once with the outcome (stored or not): limits and budgets settle with it. */
@@ -211,7 +212,7 @@ export class CompletionService {
   private async failureFromResponse(
     res: UpstreamResponse,
     a: AttemptRun,
-    signal: AbortSignal,
+    signal: Cancellation,
   ): Promise<AttemptFailure> {
     let text = '';
     try {
@@ -237,7 +238,7 @@ export class CompletionService {
     };
   }
 
-  private failureFromError(err: unknown, a: AttemptRun, signal: AbortSignal): AttemptFailure {
+  private failureFromError(err: unknown, a: AttemptRun, signal: Cancellation): AttemptFailure {
     if (err instanceof ApiError) {
       // An adapter refused the request (e.g. 501 unsupported_parameter): skip this attempt.
       return {
@@ -419,8 +420,10 @@ export class CompletionService {
       let res: UpstreamResponse;
       let chunks: AsyncGenerator<Json, boolean>;
       let first: IteratorResult<Json, boolean>;
+      let opened: UpstreamResponse | null = null;
       try {
         res = await this.send(run, a);
+        opened = res;
         if (res.status < 200 || res.status >= 300) {
           if (this.recordFailure(run, await this.failureFromResponse(res, a, ctx.signal)) === 'cancelled')
             return;
@@ -440,6 +443,8 @@ export class CompletionService {
                 unsupported: null,
               }
             : this.failureFromError(err, a, ctx.signal);
+        // A body left unread would hold its connection (and the attempt's timer) until the total timeout.
+        if (opened && !opened.body.destroyed) opened.body.destroy();
         if (this.recordFailure(run, failure) === 'cancelled') return;
         continue;
       }
@@ -555,7 +560,7 @@ export class CompletionService {
 async function* translatedChunks(
   res: UpstreamResponse,
   a: AttemptRun,
-  signal: AbortSignal,
+  signal: Cancellation,
 ): AsyncGenerator<Json, boolean> {
   const translator = a.adapter.stream(a.rctx);
   if (isJsonContentType(res.headers)) {

@@ -283,6 +283,15 @@ export class EventPublisher implements EventSink {
       }
       if (this.queue.length === 0 && !this.options.spool.isEmpty() && !this.stopping) {
         await this.sleep(Math.max(10, this.nextReplayAt - Date.now()));
+      } else if (
+        this.lingerTimer &&
+        this.queue.length < this.options.batchMax &&
+        !this.stopping &&
+        this.idleResolvers.length === 0
+      ) {
+        // What arrived during the last send waits out its linger too (or until a batch is full): fewer, larger
+        // produce requests — kafkajs's per-request cost dominated at small batches.
+        await this.sleep(this.options.lingerMs + 1_000);
       }
       if (this.queue.length === 0 && this.options.spool.isEmpty()) {
         for (const resolve of this.idleResolvers.splice(0)) resolve();

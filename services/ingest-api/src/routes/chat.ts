@@ -5,6 +5,7 @@ import { ValidationFailure, requireAuth, type AuthContext } from '@maniac-gatewa
 import type { CompletionService, RequestContext } from '../completion/service.js';
 import type { Admission } from '../limits/request-guard.js';
 import type { RoutePlan } from '../routing.js';
+import { Cancellation } from '../providers/upstream.js';
 
 export interface ChatAdmission {
   admit(auth: AuthContext, req: ChatReq, plan: RoutePlan, receivedMs: number): Promise<Admission>;
@@ -23,7 +24,7 @@ export function registerChatRoutes(
     if (!parsed.ok) throw new ValidationFailure(parsed.detail);
     const req = parsed.value;
 
-    const abort = new AbortController();
+    const abort = new Cancellation();
     const onClose = () => {
       if (!reply.raw.writableFinished) abort.abort();
     };
@@ -35,7 +36,7 @@ export function registerChatRoutes(
       requestId: request.id,
       auth,
       receivedMs,
-      signal: abort.signal,
+      signal: abort,
       plan,
       onOutcome: (outcome) => {
         admission.settle(
