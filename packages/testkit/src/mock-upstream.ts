@@ -42,6 +42,8 @@ export type Behaviour =
       cutAfter?: number;
       /** Stop sending (but keep the socket open) after this many events. */
       stallAfter?: number;
+      /** End the response this long after the last event (`[DONE]` reaches the client before the body ends). */
+      endDelayMs?: number;
     }
   | { kind: 'hang' }
   | { kind: 'reset' };
@@ -247,6 +249,10 @@ export class MockUpstream {
   private readonly sockets = new Set<Socket>();
   private server: Server | null = null;
   url = '';
+  /** TCP connections accepted so far (keep-alive reuse shows as few connections for many requests). */
+  connectionsAccepted = 0;
+  /** Responses started and not yet closed. */
+  activeResponses = 0;
 
   /** Queue behaviours for a model (consumed in order; the last one repeats). */
   script(model: string, ...behaviours: Behaviour[]): this {
@@ -275,6 +281,7 @@ export class MockUpstream {
   async start(): Promise<string> {
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.on('connection', (s) => {
+      this.connectionsAccepted++;
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
@@ -285,6 +292,8 @@ export class MockUpstream {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.activeResponses++;
+    res.once('close', () => this.activeResponses--);
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     let body: Record<string, unknown> = {};
@@ -336,6 +345,7 @@ export class MockUpstream {
         if (behaviour.raw) await new Promise<void>((resolve) => res.write(behaviour.raw, () => resolve()));
         const done = behaviour.done ?? (format === 'openai' || format === 'azure');
         if (done) res.write('data: [DONE]\n\n');
+        if (behaviour.endDelayMs) await new Promise((r) => setTimeout(r, behaviour.endDelayMs));
         res.end();
         return;
       }

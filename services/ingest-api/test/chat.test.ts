@@ -5,6 +5,7 @@ import {
   MockUpstream,
   openAiResponse,
   openAiStream,
+  pollUntil,
   startTestHost,
   testConfig,
   type TestHost,
@@ -321,6 +322,25 @@ describe('POST /v1/chat/completions (non-streaming)', () => {
 });
 
 describe('POST /v1/chat/completions (streaming)', () => {
+  it('keeps the upstream connection alive across streamed requests (the body is drained after [DONE])', async () => {
+    // Regression: the body was destroyed once [DONE] was read, which closes the socket — a new TCP (in
+    // production, TLS) handshake before every streamed request.
+    // The body ends a little after [DONE], as it can over a real network.
+    mock.script('gpt-4o-keepalive', {
+      kind: 'sse',
+      events: openAiStream({ pieces: ['Hel', 'lo'] }),
+      endDelayMs: 30,
+    });
+    await post({ model: 'openai/gpt-4o-keepalive', messages: msgs, stream: true });
+    const before = mock.connectionsAccepted;
+    for (let i = 0; i < 8; i++) {
+      await pollUntil(() => (mock.activeResponses === 0 ? true : undefined), { timeoutMs: 5_000 });
+      const res = await post({ model: 'openai/gpt-4o-keepalive', messages: msgs, stream: true });
+      expect(sseData(res.text).at(-1)).toBe('[DONE]');
+    }
+    expect(mock.connectionsAccepted - before).toBeLessThanOrEqual(1);
+  });
+
   it('streams chunks with our id/model/provider and [DONE], and emits the assembled message', async () => {
     const res = await post({ model: 'openai/gpt-4o-mini', messages: msgs, stream: true });
     expect(res.status).toBe(200);

@@ -26,6 +26,7 @@ import { SseParser } from '../providers/sse.js';
 import {
   UpstreamFailure,
   boundedChunks,
+  finishBody,
   type Cancellation,
   classify,
   readBodyText,
@@ -520,7 +521,7 @@ export class CompletionService {
         else streamError = { code: `upstream_${failure.kind}`, message: failure.message };
       }
     } finally {
-      if (!res.body.destroyed) res.body.destroy();
+      finishBody(res, sawDone && streamError === null && !cancelled);
     }
 
     if (!cancelled && !out.destroyed) {

@@ -61,7 +61,10 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
  */
 export async function* boundedChunks(res: UpstreamResponse): AsyncGenerator<Buffer, void> {
   let size = 0;
-  for await (const chunk of res.body) {
+  // destroyOnReturn false: a consumer that stops at the protocol's end event (`[DONE]`) leaves the body to
+  // `finishBody`, which drains it so the connection goes back to the pool (destroying a body that has not ended
+  // closes the socket: a new TCP — in production TLS — handshake for the next request).
+  for await (const chunk of res.body.iterator({ destroyOnReturn: false })) {
     const bytes = chunk as Buffer;
     size += bytes.length;
     if (size > res.maxBytes) {
@@ -178,6 +181,25 @@ export class UpstreamClient {
     await Promise.allSettled([...this.pools.values()].map((p) => p.pool.close()));
     this.pools.clear();
   }
+}
+
+/**
+ * Ends an upstream body after use: drained when the exchange completed normally (keeps the keep-alive connection
+ * for the next request; anything after the end event is discarded, and a body that does not end within
+ * `drainMs` is destroyed), destroyed otherwise (the client left or the stream failed: the upstream stops).
+ */
+export function finishBody(res: UpstreamResponse, completed: boolean, drainMs = 5_000): void {
+  const body = res.body;
+  if (body.destroyed || body.readableEnded) return;
+  if (!completed) {
+    body.destroy();
+    return;
+  }
+  const timer = setTimeout(() => body.destroy(), drainMs);
+  timer.unref();
+  body.once('close', () => clearTimeout(timer));
+  body.on('error', () => undefined);
+  body.resume();
 }
 
 /** Reads a whole (non-streamed) body as text, bounded. */
