@@ -142,7 +142,7 @@ export function defaultWriterOptions(config: GatewayConfig): WriterOptions {
     database: config.clickhouse.database,
     batchMaxRows: 5_000,
     batchMaxBytes: 16 * 1024 * 1024,
-    flushIntervalMs: 1_000,
+    flushIntervalMs: 500,
     retryInitialMs: 200,
     retryMaxMs: 10_000,
     migrate: true,
