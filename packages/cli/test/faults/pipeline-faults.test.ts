@@ -522,6 +522,8 @@ describe('the pipeline under faults', () => {
     );
     childUp = false;
     await ingest.kill();
+    // Responses can still finish between the decision to kill and the process's death: up to here, too.
+    const diedAt = Date.now();
     await observe('ingest_kill', async () =>
       (await getJson(`${ingestUrl}/healthz`)) === null ? 'ingest-api /healthz unreachable' : undefined,
     );
@@ -557,7 +559,7 @@ describe('the pipeline under faults', () => {
     // Events a killed instance had answered but not yet made durable (its in-memory batch): reported, bounded.
     const lostWindowMs = 1_000;
     const mayBeLost = (o: Outcome) =>
-      o.target === 'child' && o.endedAt >= killedAt - lostWindowMs && o.endedAt <= killedAt;
+      o.target === 'child' && o.endedAt >= killedAt - lostWindowMs && o.endedAt <= diedAt;
     await pollUntil(
       async () => {
         stored = await rowsByRid();

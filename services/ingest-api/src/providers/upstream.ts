@@ -169,6 +169,11 @@ export class UpstreamClient {
         signal: attempt,
       });
       res.body.once('close', release);
+      // Readers see the body's errors through their iterators; this listener only keeps an error emitted while
+      // nobody reads (a destroy after [DONE], a reset of an abandoned body) from being an uncaught exception —
+      // undici's body emits RequestAbortedError when destroyed before its end. (Found by the fault suite: the
+      // crash took an ingest process and its unsent events with it.)
+      res.body.on('error', ignoreError);
       const maxBytes = this.options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
       return { status: res.statusCode, headers: res.headers, body: res.body, maxBytes };
     } catch (err) {
@@ -181,6 +186,10 @@ export class UpstreamClient {
     await Promise.allSettled([...this.pools.values()].map((p) => p.pool.close()));
     this.pools.clear();
   }
+}
+
+function ignoreError(): void {
+  // see UpstreamClient.post
 }
 
 /**
@@ -198,7 +207,6 @@ export function finishBody(res: UpstreamResponse, completed: boolean, drainMs = 
   const timer = setTimeout(() => body.destroy(), drainMs);
   timer.unref();
   body.once('close', () => clearTimeout(timer));
-  body.on('error', () => undefined);
   body.resume();
 }
 

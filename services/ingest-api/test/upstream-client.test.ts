@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MockUpstream, openAiStream, pollUntil, testConfig } from '@maniac-gateway/testkit';
+import { Cancellation, UpstreamClient, boundedChunks, finishBody } from '../src/providers/upstream.js';
+
+/**
+ * The upstream client's body handling against a real socket: a body given up before its end is destroyed quietly
+ * (undici's body emits RequestAbortedError when destroyed early; the fault suite saw it surface as an uncaught
+ * exception under vitest, so every body now carries an error listener), and a completed one is drained so its
+ * keep-alive connection serves the next request.
+ */
+describe('UpstreamClient bodies', () => {
+  const mock = new MockUpstream();
+  let client: UpstreamClient;
+
+  beforeAll(async () => {
+    await mock.start();
+    const config = testConfig({ providers: { openai: { base_url: mock.url, api_key: 'sk-test' } } });
+    client = new UpstreamClient(config.providers);
+  });
+
+  afterAll(async () => {
+    await client.close();
+    await mock.stop();
+  });
+
+  it('a body given up after its last event, before its end, is destroyed without an uncaught error', async () => {
+    // E.g. the client left while [DONE] was being forwarded: the reader is done, the body has not ended.
+    mock.script('late-end', {
+      kind: 'sse',
+      events: openAiStream({ pieces: ['a', 'b'] }),
+      endDelayMs: 300,
+    });
+    const res = await client.post(
+      'openai',
+      '/chat/completions',
+      { model: 'late-end', stream: true, messages: [{ role: 'user', content: 'hi' }] },
+      {},
+      new Cancellation(),
+    );
+    expect(res.status).toBe(200);
+    for await (const chunk of boundedChunks(res)) if (chunk.includes('[DONE]')) break;
+    expect(res.body.readableEnded).toBe(false);
+    finishBody(res, false);
+    await pollUntil(() => (res.body.destroyed ? true : undefined), { timeoutMs: 5_000 });
+    // Give a destroy-time error event its turn on the event loop (an uncaught one fails the run).
+    await new Promise((r) => setImmediate(r));
+    expect(res.body.destroyed).toBe(true);
+  });
+
+  it('a completed body is drained, and its connection serves the next request', async () => {
+    const before = mock.connectionsAccepted;
+    for (let i = 0; i < 3; i++) {
+      await pollUntil(() => (mock.activeResponses === 0 ? true : undefined), { timeoutMs: 5_000 });
+      const res = await client.post(
+        'openai',
+        '/chat/completions',
+        { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] },
+        {},
+        new Cancellation(),
+      );
+      for await (const chunk of boundedChunks(res)) if (chunk.includes('[DONE]')) break;
+      finishBody(res, true);
+      await pollUntil(() => (res.body.readableEnded || res.body.destroyed ? true : undefined));
+    }
+    expect(mock.connectionsAccepted - before).toBeLessThanOrEqual(1);
+  });
+});
