@@ -8,6 +8,7 @@ import {
   type ProjectRecord,
 } from '@maniac-gateway/schemas';
 import { ensureTopics, headersToStrings, type Consumer, type Kafka, type Producer } from './kafka.js';
+import { BackoffTimer } from './backoff-timer.js';
 import type { Logger } from './logger.js';
 
 export interface AuthContext {
@@ -119,8 +120,7 @@ export class ControlPlane {
   private readonly consumed = new Map<number, bigint>();
   private onConsumed: () => void = () => undefined;
   private stopped = false;
-  private restartDelayMs = 1_000;
-  private restartTimer: NodeJS.Timeout | null = null;
+  private readonly restartTimer = new BackoffTimer(() => void this.restart());
 
   /**
    * A fresh group id per consumer: each instance reads the whole (compacted) topic and commits nothing. A
@@ -170,14 +170,9 @@ export class ControlPlane {
   }
 
   private scheduleRestart(): void {
-    if (this.restartTimer || this.stopped) return;
-    const delay = this.restartDelayMs;
-    this.restartDelayMs = Math.min(delay * 2, 30_000);
-    this.logger.warn({ delay_ms: delay }, 'restarting the control consumer');
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = null;
-      void this.restart();
-    }, delay);
+    if (this.stopped) return;
+    const delay = this.restartTimer.schedule();
+    if (delay !== null) this.logger.warn({ delay_ms: delay }, 'restarting the control consumer');
   }
 
   private async restart(): Promise<void> {
@@ -188,7 +183,7 @@ export class ControlPlane {
     try {
       await this.runConsumer();
       this.lastError = null;
-      this.restartDelayMs = 1_000;
+      this.restartTimer.reset();
       this.logger.info('control consumer restarted');
     } catch (err) {
       this.logger.warn({ err }, 'control consumer restart failed; will retry');
@@ -382,8 +377,7 @@ export class ControlPlane {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.restartTimer) clearTimeout(this.restartTimer);
-    this.restartTimer = null;
+    this.restartTimer.cancel();
     await Promise.allSettled([this.consumer?.disconnect(), this.producer?.disconnect()]);
     this.consumer = null;
     this.producer = null;

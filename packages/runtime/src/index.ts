@@ -11,3 +11,4 @@ export * from './auth-hook.js';
 export * from './service-host.js';
 export * from './sql.js';
 export * from './clickhouse.js';
+export * from './backoff-timer.js';

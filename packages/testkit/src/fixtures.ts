@@ -182,3 +182,38 @@ export function admittedByWindow(
   }
   return windows;
 }
+
+/** A complete, valid completion event (a successful non-streamed request) with `overrides` applied. */
+export function sampleCompletionEvent(i: number, overrides: Partial<CompletionEvent> = {}): CompletionEvent {
+  return {
+    event_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    source: 'completion',
+    completion_id: `chatcmpl-sample-${i}`,
+    project_id: 'proj_sample',
+    key_id: null,
+    request_id: null,
+    container: null,
+    model: 'openai/gpt-4o-mini',
+    provider: 'openai',
+    upstream_model: 'gpt-4o-mini',
+    upstream_id: null,
+    stream: false,
+    status: 'success',
+    http_status: 200,
+    error_code: null,
+    error_message: null,
+    finish_reason: 'stop',
+    usage: null,
+    spend_nanos: null,
+    latency_ms: 1,
+    ttft_ms: null,
+    attempts: [],
+    tags: [],
+    metadata_json: null,
+    trace_json: null,
+    request_json: '{"messages":[{"role":"user","content":"hi"}]}',
+    response_json: null,
+    created_ms: 1_760_000_000_000 + i,
+    ...overrides,
+  };
+}

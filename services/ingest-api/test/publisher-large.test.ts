@@ -5,44 +5,20 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CompletionEvent } from '@maniac-gateway/schemas';
 import { createKafka, createLogger, ensureTopics, Metrics } from '@maniac-gateway/runtime';
-import { EventCollector, testEnv, uniqueName } from '@maniac-gateway/testkit';
+import { EventCollector, sampleCompletionEvent, testEnv, uniqueName } from '@maniac-gateway/testkit';
 import { createIngestMetrics } from '../src/metrics.js';
 import { EventPublisher } from '../src/events/publisher.js';
 import { Spool } from '../src/events/spool.js';
 
 function largeEvent(i: number, id: string, bytes: number): CompletionEvent {
-  return {
-    event_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-    source: 'completion',
+  return sampleCompletionEvent(i, {
     completion_id: id,
     project_id: 'proj_large',
-    key_id: null,
-    request_id: null,
-    container: null,
-    model: 'openai/gpt-4o-mini',
-    provider: 'openai',
-    upstream_model: 'gpt-4o-mini',
-    upstream_id: null,
-    stream: false,
-    status: 'success',
-    http_status: 200,
-    error_code: null,
-    error_message: null,
-    finish_reason: 'stop',
-    usage: null,
-    spend_nanos: null,
-    latency_ms: 1,
-    ttft_ms: null,
-    attempts: [],
-    tags: [],
-    metadata_json: null,
-    trace_json: null,
+    created_ms: Date.now(),
     request_json: JSON.stringify({
       messages: [{ role: 'user', content: randomBytes(bytes).toString('base64') }],
     }),
-    response_json: null,
-    created_ms: Date.now(),
-  };
+  });
 }
 
 async function setup(name: string, maxMessageBytes?: number) {

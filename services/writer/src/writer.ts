@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import {
+  BackoffTimer,
   createClickHouse,
   createKafka,
   ensureTopics,
@@ -184,8 +185,7 @@ export class CompletionWriter implements HostedComponent {
   private assigned: number[] = [];
   private joined = false;
   private crashReason: string | null = null;
-  private consumerRestartDelayMs = 1_000;
-  private consumerRestartTimer: NodeJS.Timeout | null = null;
+  private readonly consumerRestart = new BackoffTimer(() => void this.restartConsumer());
 
   private outage: { since: number; attempts: number; lastError: string } | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -289,14 +289,9 @@ export class CompletionWriter implements HostedComponent {
   }
 
   private scheduleConsumerRestart(): void {
-    if (this.consumerRestartTimer || this.state !== 'running') return;
-    const delay = this.consumerRestartDelayMs;
-    this.consumerRestartDelayMs = Math.min(delay * 2, 30_000);
-    this.logger.warn({ delay_ms: delay }, 'restarting the writer consumer');
-    this.consumerRestartTimer = setTimeout(() => {
-      this.consumerRestartTimer = null;
-      void this.restartConsumer();
-    }, delay);
+    if (this.state !== 'running') return;
+    const delay = this.consumerRestart.schedule();
+    if (delay !== null) this.logger.warn({ delay_ms: delay }, 'restarting the writer consumer');
   }
 
   private async restartConsumer(): Promise<void> {
@@ -380,10 +375,9 @@ export class CompletionWriter implements HostedComponent {
   }
 
   private clearTimers(): void {
-    for (const t of [this.retryTimer, this.tickTimer, this.lagTimer, this.consumerRestartTimer]) {
-      if (t) clearTimeout(t);
-    }
-    this.retryTimer = this.tickTimer = this.lagTimer = this.consumerRestartTimer = null;
+    for (const t of [this.retryTimer, this.tickTimer, this.lagTimer]) if (t) clearTimeout(t);
+    this.retryTimer = this.tickTimer = this.lagTimer = null;
+    this.consumerRestart.cancel();
   }
 
   checks(): ReadinessCheck[] {
@@ -434,7 +428,7 @@ export class CompletionWriter implements HostedComponent {
     this.resetAssignment(assigned);
     this.joined = true;
     if (this.crashReason?.startsWith('consumer crashed')) this.crashReason = null;
-    this.consumerRestartDelayMs = 1_000;
+    this.consumerRestart.reset();
     this.logger.info({ partitions: assigned }, 'writer joined its consumer group');
     for (const waiter of this.joinWaiters) waiter();
     this.joinWaiters.clear();

@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createKafka, createLogger, Metrics } from '@maniac-gateway/runtime';
 import type { CompletionEvent } from '@maniac-gateway/schemas';
+import { sampleCompletionEvent } from '@maniac-gateway/testkit';
 import { createIngestMetrics } from '../metrics.js';
 import { EventPublisher } from './publisher.js';
 import { Spool } from './spool.js';
@@ -17,36 +18,12 @@ import { Spool } from './spool.js';
  */
 
 function event(i: number): CompletionEvent {
-  return {
-    event_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-    source: 'completion',
+  return sampleCompletionEvent(i, {
     completion_id: `chatcmpl-bounds-${i}`,
     project_id: 'proj_b',
     key_id: 'key_b',
     request_id: `req_${i}`,
-    container: null,
-    model: 'openai/gpt-4o-mini',
-    provider: 'openai',
-    upstream_model: 'gpt-4o-mini',
-    upstream_id: null,
-    stream: false,
-    status: 'success',
-    http_status: 200,
-    error_code: null,
-    error_message: null,
-    finish_reason: 'stop',
-    usage: null,
-    spend_nanos: null,
-    latency_ms: 1,
-    ttft_ms: null,
-    attempts: [],
-    tags: [],
-    metadata_json: null,
-    trace_json: null,
-    request_json: '{"messages":[{"role":"user","content":"hi"}]}',
-    response_json: null,
-    created_ms: 1_760_000_000_000 + i,
-  };
+  });
 }
 
 async function metric(metrics: Metrics, name: string): Promise<number> {
