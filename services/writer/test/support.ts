@@ -1,16 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { afterAll, beforeAll } from 'vitest';
 import {
   createKafka,
   createLogger,
   loadConfig,
+  Metrics,
   type GatewayConfig,
   type IHeaders,
   type Kafka,
   type Logger,
 } from '@maniac-gateway/runtime';
 import { encodeCompletionEvent, type CompletionEventInput } from '@maniac-gateway/schemas';
+import { createWriter, type CompletionWriter, type WriterHooks, type WriterOptions } from '../src/index.js';
 
 /** Shared plumbing for the writer's integration tests: real Kafka and ClickHouse from the environment. */
 
@@ -307,4 +310,56 @@ export async function topicMessageCount(kafka: Kafka, topic: string): Promise<nu
   } finally {
     await admin.disconnect();
   }
+}
+
+/** One writer on its own topic and database, started before the suite's tests and cleaned up after them. */
+export interface WriterSuite {
+  readonly names: { database: string; prefix: string };
+  readonly config: GatewayConfig;
+  readonly topic: string;
+  readonly db: string;
+  readonly logger: Logger;
+  readonly kafka: Kafka;
+  readonly ch: ClickHouseClient;
+  readonly writer: CompletionWriter;
+}
+
+/**
+ * Registers beforeAll/afterAll (call it inside `describe`): a writer with `options` (group `<prefix>-writer`)
+ * and `hooks`, started and joined; afterwards stopped, its database and topics dropped.
+ */
+export function writerSuite(
+  name: string,
+  setup: { partitions?: number; options?: Partial<WriterOptions>; hooks?: WriterHooks } = {},
+): WriterSuite {
+  const names = { database: uniqueName(`wt_${name}`), prefix: uniqueName(`wt-${name}`) };
+  const config = testConfig(names, setup.partitions ?? 3);
+  const suite = {
+    names,
+    config,
+    topic: config.kafka.topics.completions,
+    db: names.database,
+  } as { -readonly [K in keyof WriterSuite]: WriterSuite[K] };
+  beforeAll(async () => {
+    suite.logger = testLogger();
+    suite.kafka = testKafka(suite.logger);
+    suite.ch = testClickHouse();
+    suite.writer = createWriter(config, {
+      logger: suite.logger,
+      metrics: new Metrics({ defaultMetrics: false }),
+      kafka: suite.kafka,
+      clickhouse: suite.ch,
+      hooks: setup.hooks,
+      options: { groupId: `${names.prefix}-writer`, ...setup.options },
+    });
+    await suite.writer.start();
+    await suite.writer.whenJoined();
+  });
+  afterAll(async () => {
+    await suite.writer?.stop();
+    await dropDatabase(suite.ch, names.database);
+    await deleteTopics(suite.kafka, [suite.topic, config.kafka.topics.dead_letter]);
+    await suite.ch.close();
+  });
+  return suite;
 }

@@ -1,54 +1,9 @@
-import type { ClickHouseClient } from '@clickhouse/client';
-import { Metrics, type Kafka, type Logger } from '@maniac-gateway/runtime';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWriter, type CompletionWriter } from '../src/index.js';
-import {
-  deleteTopics,
-  dropDatabase,
-  makeEvent,
-  produce,
-  queryRows,
-  scalar,
-  testClickHouse,
-  testConfig,
-  testKafka,
-  testLogger,
-  uniqueName,
-  waitFor,
-} from './support.js';
+import { describe, expect, it } from 'vitest';
+import { makeEvent, produce, queryRows, scalar, waitFor, writerSuite } from './support.js';
 
 /** Projection of produced events into completions, the id lookup, the offsets table and the rollups. */
 describe('writer projects completion events into ClickHouse', () => {
-  const names = { database: uniqueName('wt_proj'), prefix: uniqueName('wt-proj') };
-  const config = testConfig(names);
-  const topic = config.kafka.topics.completions;
-  let logger: Logger;
-  let kafka: Kafka;
-  let ch: ClickHouseClient;
-  let writer: CompletionWriter;
-  const db = names.database;
-
-  beforeAll(async () => {
-    logger = testLogger();
-    kafka = testKafka(logger);
-    ch = testClickHouse();
-    writer = createWriter(config, {
-      logger,
-      metrics: new Metrics({ defaultMetrics: false }),
-      kafka,
-      clickhouse: ch,
-      options: { groupId: `${names.prefix}-writer`, flushIntervalMs: 200 },
-    });
-    await writer.start();
-    await writer.whenJoined();
-  });
-
-  afterAll(async () => {
-    await writer?.stop();
-    await dropDatabase(ch, db);
-    await deleteTopics(kafka, [topic, config.kafka.topics.dead_letter]);
-    await ch.close();
-  });
+  const t = writerSuite('proj', { options: { flushIntervalMs: 200 } });
 
   it('stores every field of every event exactly once, with lookups, offsets and rollups', async () => {
     const base = Date.UTC(2026, 0, 15, 10, 30, 0);
@@ -73,24 +28,24 @@ describe('writer projects completion events into ClickHouse', () => {
         tags: [`t${i % 2}`, 'all'],
       }),
     );
-    await produce(kafka, topic, events);
+    await produce(t.kafka, t.topic, events);
 
     await waitFor('all rows stored', async () =>
-      (await scalar(ch, `SELECT count() FROM ${db}.completions`)) === events.length &&
-      (await writer.drained())
+      (await scalar(t.ch, `SELECT count() FROM ${t.db}.completions`)) === events.length &&
+      (await t.writer.drained())
         ? true
         : undefined,
     );
 
     // Exactly once: no duplicates even without FINAL.
-    expect(await scalar(ch, `SELECT uniqExact(event_id) FROM ${db}.completions`)).toBe(events.length);
-    expect(await scalar(ch, `SELECT count() FROM ${db}.completions_by_id`)).toBe(events.length);
+    expect(await scalar(t.ch, `SELECT uniqExact(event_id) FROM ${t.db}.completions`)).toBe(events.length);
+    expect(await scalar(t.ch, `SELECT count() FROM ${t.db}.completions_by_id`)).toBe(events.length);
 
     // Every field projected.
     const sample = events[2]!;
     const [row] = await queryRows<Record<string, unknown>>(
-      ch,
-      `SELECT * FROM ${db}.completions WHERE event_id = '${sample.event_id}'`,
+      t.ch,
+      `SELECT * FROM ${t.db}.completions WHERE event_id = '${sample.event_id}'`,
     );
     expect(row).toMatchObject({
       event_id: sample.event_id,
@@ -128,7 +83,7 @@ describe('writer projects completion events into ClickHouse', () => {
       response_json: sample.response_json,
       created_at: new Date(sample.created_ms).toISOString().slice(0, 19).replace('T', ' '),
       created_ms: String(sample.created_ms),
-      kafka_topic: topic,
+      kafka_topic: t.topic,
     });
     expect(JSON.parse(row!.attempts_json as string)).toEqual([
       {
@@ -143,11 +98,11 @@ describe('writer projects completion events into ClickHouse', () => {
 
     // kafka_offsets holds the highest stored offset of every partition.
     const offsets = await queryRows<{ p: number; last: string; maxRow: string }>(
-      ch,
+      t.ch,
       `SELECT o.p AS p, o.last AS last, r.maxRow AS maxRow FROM
-        (SELECT kafka_partition AS p, toString(max(last_offset)) AS last FROM ${db}.kafka_offsets GROUP BY p) AS o
+        (SELECT kafka_partition AS p, toString(max(last_offset)) AS last FROM ${t.db}.kafka_offsets GROUP BY p) AS o
         ANY INNER JOIN
-        (SELECT kafka_partition AS p, toString(max(kafka_offset)) AS maxRow FROM ${db}.completions GROUP BY p) AS r
+        (SELECT kafka_partition AS p, toString(max(kafka_offset)) AS maxRow FROM ${t.db}.completions GROUP BY p) AS r
         USING p`,
     );
     expect(offsets.length).toBeGreaterThan(0);
@@ -166,11 +121,11 @@ describe('writer projects completion events into ClickHouse', () => {
     };
     for (const table of ['usage_hourly', 'usage_daily']) {
       const [sums] = await queryRows<Record<string, string>>(
-        ch,
+        t.ch,
         `SELECT sum(requests) AS requests, sum(errors) AS errors, sum(prompt_tokens_sum) AS prompt,
            sum(completion_tokens_sum) AS completion, sum(cached_tokens_sum) AS cached,
            sum(reasoning_tokens_sum) AS reasoning, sum(spend_nanos_sum) AS spend, sum(spend_unknown) AS unknown
-         FROM ${db}.${table}`,
+         FROM ${t.db}.${table}`,
       );
       expect(Object.fromEntries(Object.entries(sums!).map(([k, v]) => [k, Number(v)]))).toEqual(expected);
     }
@@ -181,8 +136,8 @@ describe('writer projects completion events into ClickHouse', () => {
       model: string;
       requests: string;
     }>(
-      ch,
-      `SELECT project_id, container, model, sum(requests) AS requests FROM ${db}.usage_daily
+      t.ch,
+      `SELECT project_id, container, model, sum(requests) AS requests FROM ${t.db}.usage_daily
        GROUP BY project_id, container, model ORDER BY project_id, container, model`,
     );
     const counted = new Map<string, number>();
@@ -194,6 +149,6 @@ describe('writer projects completion events into ClickHouse', () => {
       new Map(perKey.map((r) => [`${r.project_id}|${r.container}|${r.model}`, Number(r.requests)])),
     ).toEqual(counted);
     // Hourly buckets: one event a minute over an hour → two hours.
-    expect(await scalar(ch, `SELECT uniqExact(hour) FROM ${db}.usage_hourly`)).toBe(2);
+    expect(await scalar(t.ch, `SELECT uniqExact(hour) FROM ${t.db}.usage_hourly`)).toBe(2);
   });
 });
