@@ -1,5 +1,5 @@
 import { ClickHouseError, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
-import { sqlIdentifier, sqlString } from '@maniac-gateway/runtime';
+import { sqlIdentifier, sqlString, sqlStringList } from '@maniac-gateway/runtime';
 import type { CompletionRow } from './projection.js';
 
 /**
@@ -102,25 +102,24 @@ export class ClickHouseSink {
   /**
    * Which of these rows' events are already stored. The offset fence cannot see the same event at another
    * offset — a produce whose outcome was unknown (timeout, broker stalled or stopping) is spooled and replayed,
-   * and a crash during replay re-sends a batch — so the writer also skips event ids already in
-   * `completions_by_id` (looked up by its sort key, in chunks that keep the query small).
+   * and a crash during replay re-sends a batch — so the writer also skips event ids already in `event_ids`.
+   * That table is sorted by creation time: the rows are grouped into runs of close creation times, and each run
+   * is one query over its time range, so a lookup reads a few granules however large the table is.
    */
   async storedEventIds(
-    rows: readonly Pick<CompletionRow, 'project_id' | 'completion_id'>[],
+    rows: readonly Pick<CompletionRow, 'event_id' | 'created_ms'>[],
   ): Promise<Set<string>> {
     const found = new Set<string>();
-    const keys = [...new Map(rows.map((r) => [`${r.project_id}\0${r.completion_id}`, r])).values()];
-    for (let i = 0; i < keys.length; i += 1_000) {
-      const tuples = keys
-        .slice(i, i + 1_000)
-        .map((k) => `(${sqlString(k.project_id)}, ${sqlString(k.completion_id)})`)
-        .join(', ');
+    const queries = eventIdRuns(rows).map(async (run) => {
       const rs = await this.client.query({
-        query: `SELECT event_id FROM ${this.db}.completions_by_id WHERE (project_id, completion_id) IN (${tuples})`,
+        query: `SELECT event_id FROM ${this.db}.event_ids
+          WHERE created_ms >= ${run.from} AND created_ms <= ${run.to} AND event_id IN ${sqlStringList(run.ids)}`,
         format: 'JSONEachRow',
       });
       for (const r of await rs.json<{ event_id: string }>()) found.add(r.event_id);
-    }
+    });
+    // A handful of runs per batch; concurrent, and each one small.
+    await Promise.all(queries);
     return found;
   }
 
@@ -150,4 +149,35 @@ export class ClickHouseSink {
       format: 'JSONEachRow',
     });
   }
+}
+
+/** A run of event ids whose creation times lie close together (one fence query). */
+export interface EventIdRun {
+  from: number;
+  to: number;
+  ids: string[];
+}
+
+/**
+ * Groups rows by creation time into runs for the event-id fence: a new run starts where consecutive creation
+ * times (sorted) are more than `maxGapMs` apart, or after `maxIds` ids — so a batch that mixes fresh events with
+ * replayed old ones reads two narrow time ranges, not everything in between.
+ */
+export function eventIdRuns(
+  rows: readonly Pick<CompletionRow, 'event_id' | 'created_ms'>[],
+  maxGapMs = 60_000,
+  maxIds = 2_000,
+): EventIdRun[] {
+  const sorted = [...rows].sort((a, b) => a.created_ms - b.created_ms);
+  const runs: EventIdRun[] = [];
+  let run: EventIdRun | null = null;
+  for (const r of sorted) {
+    if (!run || r.created_ms - run.to > maxGapMs || run.ids.length >= maxIds) {
+      run = { from: r.created_ms, to: r.created_ms, ids: [] };
+      runs.push(run);
+    }
+    run.to = r.created_ms;
+    run.ids.push(r.event_id);
+  }
+  return runs;
 }

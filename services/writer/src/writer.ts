@@ -141,8 +141,9 @@ export function defaultWriterOptions(config: GatewayConfig): WriterOptions {
     topic: config.kafka.topics.completions,
     deadLetterTopic: config.kafka.topics.dead_letter,
     database: config.clickhouse.database,
-    batchMaxRows: 5_000,
-    batchMaxBytes: 16 * 1024 * 1024,
+    // Large inserts: ClickHouse's cost per INSERT (a part per table, the views) is high next to its cost per row.
+    batchMaxRows: 10_000,
+    batchMaxBytes: 24 * 1024 * 1024,
     flushIntervalMs: 500,
     retryInitialMs: 200,
     retryMaxMs: 10_000,
@@ -177,6 +178,8 @@ export class CompletionWriter implements HostedComponent {
   private bufferBytes = 0;
   private bufferSince = 0;
   private flushQueued = false;
+  /** The background insert in flight (see startFlush). */
+  private inflight: Promise<void> | null = null;
 
   private generation = 0;
   private readonly partitions = new Map<number, PartitionState>();
@@ -340,6 +343,7 @@ export class CompletionWriter implements HostedComponent {
     this.clearTimers();
     if (wasRunning) {
       await this.lock.run(async () => {
+        await this.settleInflight();
         if (this.buffer.length > 0 && !this.outage) await this.flushLocked();
         if (this.buffer.length > 0) {
           this.logger.warn(
@@ -356,6 +360,7 @@ export class CompletionWriter implements HostedComponent {
   /** Like a killed process: no flush, no commit (tests). */
   async kill(): Promise<void> {
     this.state = 'stopped';
+    this.generation++;
     this.clearTimers();
     this.resetBuffer();
     await this.disconnect();
@@ -405,7 +410,10 @@ export class CompletionWriter implements HostedComponent {
    * every insert that started before has returned, materialized views included). For tests and tooling.
    */
   drained(): Promise<boolean> {
-    return this.lock.run(async () => this.buffer.length === 0 && !this.outage);
+    return this.lock.run(async () => {
+      await this.settleInflight();
+      return this.buffer.length === 0 && !this.outage;
+    });
   }
 
   /** For logs and tests. */
@@ -440,6 +448,7 @@ export class CompletionWriter implements HostedComponent {
    */
   private resetAssignment(assigned: number[] | null): void {
     void this.lock.run(async () => {
+      await this.settleInflight();
       if (this.buffer.length > 0) {
         this.logger.info({ events: this.buffer.length }, 'rebalance: dropping uncommitted buffered events');
       }
@@ -511,6 +520,7 @@ export class CompletionWriter implements HostedComponent {
     await this.lock.run(async () => {
       const { batch } = payload;
       if (this.state !== 'running' || this.outage || !payload.isRunning() || payload.isStale()) return;
+      const generation = this.generation;
       const partition = batch.partition;
       const firstOffset = batch.firstOffset();
       if (firstOffset === null) return;
@@ -578,6 +588,15 @@ export class CompletionWriter implements HostedComponent {
         }
         this.append(this.toItem(partition, offset, message));
         state.expected = offset + 1n;
+        // A large fetch is flushed as it is decoded, so the next chunk is decoded while this one is inserted.
+        if (this.bufferRows >= this.options.batchMaxRows || this.bufferBytes >= this.options.batchMaxBytes) {
+          await this.startFlush();
+          if (this.outage || generation !== this.generation) {
+            // The rest of the fetch is consumed again (the position check seeks back to `expected`).
+            payload.resolveOffset(message.offset);
+            return;
+          }
+        }
       }
       if (skipped > 0) {
         this.m.events.inc({ outcome: 'duplicate_skipped' }, skipped);
@@ -590,7 +609,7 @@ export class CompletionWriter implements HostedComponent {
         Number(high > state.expected ? high - state.expected : 0n),
       );
       if (this.bufferRows >= this.options.batchMaxRows || this.bufferBytes >= this.options.batchMaxBytes) {
-        await this.flushLocked();
+        await this.startFlush();
       } else if (this.buffer.length === 0 && this.skippedDone.size > 0) {
         // Only already-stored events: move the committed offset past them (a hint for lag tools and restarts).
         await this.commit(new Map());
@@ -657,7 +676,7 @@ export class CompletionWriter implements HostedComponent {
     void this.lock
       .run(async () => {
         this.flushQueued = false;
-        if (this.state === 'running' && !this.outage) await this.flushLocked();
+        if (this.state === 'running' && !this.outage) await this.startFlush();
       })
       .catch((err: unknown) => this.logger.error({ err }, 'timed flush failed'));
   }
@@ -665,7 +684,35 @@ export class CompletionWriter implements HostedComponent {
   // -------------------------------------------------------------------------------------------------------------
   // Flushing
 
-  /** Stores the buffer; must run under the lock. Returns true when the buffer was emptied. */
+  /**
+   * Pipelining, under the lock: hands the buffer to a background insert once the insert in flight (if any) has
+   * finished, so the next batches are fetched and decoded while ClickHouse stores this one. Inserts stay strictly
+   * one after another (each behind the offset fence, in offset order), and an outage puts the rows back at the
+   * front of the buffer.
+   */
+  private async startFlush(): Promise<void> {
+    await this.settleInflight();
+    if (this.buffer.length === 0 || this.outage || this.state !== 'running') return;
+    const flight: Promise<void> = this.flushLocked().then(
+      () => undefined,
+      (err: unknown) => this.logger.error({ err }, 'flush failed'),
+    );
+    this.inflight = flight;
+    void flight.finally(() => {
+      if (this.inflight === flight) this.inflight = null;
+    });
+  }
+
+  /** Under the lock: waits until no insert is in flight. */
+  private async settleInflight(): Promise<void> {
+    while (this.inflight) await this.inflight;
+  }
+
+  /**
+   * Stores the buffer: takes it at once (appends after that start a new one), then inserts and commits. Started
+   * under the lock, by {@link startFlush} (the insert then runs on outside it) or awaited directly.
+   * Returns true when the rows were stored.
+   */
   private async flushLocked(): Promise<boolean> {
     if (this.buffer.length === 0) return true;
     const generation = this.generation;
@@ -932,6 +979,8 @@ export class CompletionWriter implements HostedComponent {
   private async retryOutage(): Promise<void> {
     if (!this.outage || this.state !== 'running') return;
     this.m.outageRetries.inc();
+    await this.settleInflight();
+    if (!this.outage) return;
     if (this.buffer.length > 0) {
       if (!(await this.flushLocked())) return;
     } else {
