@@ -69,7 +69,7 @@ const { values: args } = parseArgs({
     'skip-rebuild': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
     'log-level': { type: 'string', default: 'info' },
-    topology: { type: 'string', default: 'one' },
+    topology: { type: 'string', default: 'split' },
     'wait-load': { type: 'string' },
     'wait-minutes': { type: 'string', default: '40' },
     out: { type: 'string' },
@@ -77,7 +77,8 @@ const { values: args } = parseArgs({
   },
 });
 
-const topology = args.topology === 'split' ? 'split' : 'one';
+// split (default): ingest-api, writer and query-api as three processes, the card's layout; one: `maniac-gateway start`.
+const topology = args.topology === 'one' ? 'one' : 'split';
 const mode = args.smoke ? 'smoke' : args.quick ? 'quick' : 'full';
 const preset = {
   full: {
@@ -892,7 +893,7 @@ http {
   const stamp = startedAt.toISOString().slice(0, 10);
   const base = join(
     outDir,
-    [stamp, mode === 'full' ? '' : mode, topology === 'split' ? 'split' : ''].filter(Boolean).join('-'),
+    [stamp, mode === 'full' ? '' : mode, topology === 'one' ? 'one' : ''].filter(Boolean).join('-'),
   );
   writeFileSync(`${base}.json`, `${JSON.stringify(result.json, null, 2)}\n`);
   writeFileSync(`${base}.md`, result.markdown);
@@ -902,7 +903,7 @@ http {
     const latest = join(BENCH, 'RESULTS.md');
     writeFileSync(
       latest,
-      `<!-- The latest full run of \`npm run bench\`${topology === 'split' ? ' -- --topology split' : ''}; also in results/${basename(base)}.md and .json. -->\n\n${result.markdown}`,
+      `<!-- The latest full run of \`npm run bench\`${topology === 'one' ? ' -- --topology one' : ''}; also in results/${basename(base)}.md and .json. -->\n\n${result.markdown}`,
     );
     written.push(latest);
   }
