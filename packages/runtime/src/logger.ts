@@ -27,6 +27,12 @@ export interface LoggerConfig {
   /** Pretty/human output is not bundled; JSON lines always. */
   name: string;
   destination?: NodeJS.WritableStream;
+  /**
+   * Without a destination: write stdout through a 4 KiB buffer, flushed at least this often, instead of one
+   * synchronous write per line (an access-log line per request was ~10 % of ingest-api's CPU per request).
+   * Flushed synchronously on exit, including after a fatal error; a SIGKILL can lose the last interval's lines.
+   */
+  bufferMs?: number;
 }
 
 export function createLogger(config: LoggerConfig): Logger {
@@ -37,5 +43,16 @@ export function createLogger(config: LoggerConfig): Logger {
     base: { service: config.name },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return config.destination ? pino(options, config.destination) : pino(options);
+  if (config.destination) return pino(options, config.destination);
+  if (config.bufferMs === undefined) return pino(options);
+  const stream = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  setInterval(() => {
+    // flush() throws while the stream is still opening or after it ended; the next tick tries again.
+    try {
+      stream.flush();
+    } catch {
+      /* not writable yet */
+    }
+  }, config.bufferMs).unref();
+  return pino(options, stream);
 }

@@ -35,7 +35,7 @@ export function createHostContext(
   const logger = createLogger({
     name,
     level: config.log_level,
-    ...(options.logDestination ? { destination: options.logDestination } : {}),
+    ...(options.logDestination ? { destination: options.logDestination } : { bufferMs: 200 }),
   });
   const metrics = new Metrics();
   const kafka = createKafka({

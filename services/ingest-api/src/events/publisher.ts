@@ -64,7 +64,22 @@ export class EventPublisher implements EventSink {
    */
   defer(build: () => CompletionEvent): void {
     this.enqueue(build);
+    if (!this.materializeScheduled) {
+      this.materializeScheduled = true;
+      setImmediate(this.materializeSoon);
+    }
   }
+
+  private materializeScheduled = false;
+  /**
+   * Deferred events are built in the check phase right after the responses of this loop turn were written: off
+   * the request path still, but while the request's objects are young (kept until the batch is cut, they
+   * outlived scavenges and grew the old space: ingest RSS at 256 connections).
+   */
+  private readonly materializeSoon = (): void => {
+    this.materializeScheduled = false;
+    this.materialize(Infinity);
+  };
 
   private enqueue(item: SpooledMessage | (() => CompletionEvent)): void {
     this.queue.push(item);
@@ -76,9 +91,9 @@ export class EventPublisher implements EventSink {
    * Builds and encodes the deferred events at the head of the queue, in place, until one batch's worth is
    * ready; returns those encoded messages (the head of the queue).
    */
-  private materialize(): SpooledMessage[] {
+  private materialize(max = this.options.batchMax): SpooledMessage[] {
     let i = 0;
-    while (i < this.queue.length && i < this.options.batchMax) {
+    while (i < this.queue.length && i < max) {
       const item = this.queue[i];
       if (typeof item === 'function') {
         try {
