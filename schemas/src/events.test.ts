@@ -13,6 +13,7 @@ import {
   controlEventCodec,
   controlEventKey,
   decodeCompletionEvent,
+  decodeCompletionEventRecord,
   decodeControlEvent,
   encodeCompletionEvent,
   encodeControlEvent,
@@ -105,6 +106,17 @@ describe('completion events', () => {
     expect(Object.getPrototypeOf(decoded.usage)).toBe(Object.prototype);
     expect(Object.getPrototypeOf(decoded.attempts[0])).toBe(Object.prototype);
     expect(JSON.parse(JSON.stringify(decoded))).toEqual(baseEvent);
+  });
+
+  it('decodes without the copy for projections: the same fields and the same JSON', () => {
+    const encoded = encodeCompletionEvent(baseEvent);
+    const record = decodeCompletionEventRecord(encoded.value, encoded.headers);
+    const plain = decodeCompletionEvent(encoded.value, encoded.headers);
+    expect(Object.getPrototypeOf(record)).not.toBe(Object.prototype);
+    expect(Object.keys(record)).toEqual(Object.keys(plain));
+    expect(JSON.stringify(record)).toBe(JSON.stringify(plain));
+    expect(JSON.stringify(record.attempts)).toBe(JSON.stringify(baseEvent.attempts));
+    expect(record).toEqual(baseEvent);
   });
 
   it('fills Avro defaults for omitted fields', () => {

@@ -369,7 +369,12 @@ export class EventCodec<T, TInput = T> {
     return { value: buffer, headers: { [SCHEMA_HEADER]: this.schemaId } };
   }
 
-  decode(value: Buffer, headers: EventHeaders): T {
+  /**
+   * @param copy false: without a mapping, return avsc's decoded record itself instead of a plain copy — the same
+   *   own enumerable fields (JSON.stringify gives the same text) with avsc's methods on its prototype. For readers
+   *   that copy the fields out anyway (the writer's projection: the copy was ~10 % of its CPU, and garbage).
+   */
+  decode(value: Buffer, headers: EventHeaders, copy = true): T {
     const schemaId = headerValue(headers, SCHEMA_HEADER);
     if (schemaId === undefined) {
       throw new EventDecodeError('missing_schema_header', `message has no ${SCHEMA_HEADER} header`);
@@ -378,7 +383,8 @@ export class EventCodec<T, TInput = T> {
     if (writer === undefined) throw new UnknownSchemaError(schemaId, this.knownSchemaIds);
     let decoded: unknown;
     try {
-      decoded = toPlain(this.latest.fromBuffer(value, writer.resolver));
+      const record: unknown = this.latest.fromBuffer(value, writer.resolver);
+      decoded = copy || this.mapping !== undefined ? toPlain(record) : record;
     } catch (err) {
       throw new EventDecodeError('corrupt_payload', `cannot decode ${schemaId}: ${errorMessage(err)}`, {
         schemaId,
@@ -485,6 +491,15 @@ export function encodeCompletionEvent(event: CompletionEventInput): EncodedEvent
 /** @throws EventDecodeError (UnknownSchemaError for an unknown writer schema) */
 export function decodeCompletionEvent(value: Buffer, headers: EventHeaders): CompletionEvent {
   return completionEventCodec().decode(value, headers);
+}
+
+/**
+ * Like {@link decodeCompletionEvent}, but the value is avsc's record rather than a plain-object copy (same own
+ * fields; methods on its prototype): for readers that copy the fields out, such as the writer's projection.
+ * @throws EventDecodeError (UnknownSchemaError for an unknown writer schema)
+ */
+export function decodeCompletionEventRecord(value: Buffer, headers: EventHeaders): CompletionEvent {
+  return completionEventCodec().decode(value, headers, false);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

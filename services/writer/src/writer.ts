@@ -15,7 +15,7 @@ import {
   type Producer,
   type ReadinessCheck,
 } from '@maniac-gateway/runtime';
-import { decodeCompletionEvent, EventDecodeError } from '@maniac-gateway/schemas';
+import { decodeCompletionEventRecord, EventDecodeError } from '@maniac-gateway/schemas';
 import { ClickHouseSink, describeError, isDataError } from './clickhouse-sink.js';
 import { DeadLetterQueue, type DeadLetter } from './dead-letter.js';
 import { migrate } from './migrate.js';
@@ -638,7 +638,7 @@ export class CompletionWriter implements HostedComponent {
     if (!message.value || message.value.length === 0)
       return dead('decode', 'empty_value', 'message has no value');
     try {
-      const event = decodeCompletionEvent(message.value, message.headers ?? {});
+      const event = decodeCompletionEventRecord(message.value, message.headers ?? {});
       const row = projectCompletion(event, { topic, partition, offset: message.offset });
       return { kind: 'row', partition, offset, message, row, bytes: estimateRowBytes(row) };
     } catch (err) {
