@@ -29,8 +29,9 @@ export interface LoggerConfig {
   destination?: NodeJS.WritableStream;
   /**
    * Without a destination: write stdout through a 4 KiB buffer, flushed at least this often, instead of one
-   * synchronous write per line (an access-log line per request was ~10 % of ingest-api's CPU per request).
-   * Flushed synchronously on exit, including after a fatal error; a SIGKILL can lose the last interval's lines.
+   * synchronous write per line (logging at info, one access line per request, cost ~10 % of ingest-api's CPU per
+   * request; the write is part of that, the serialisation the rest). One such stream per process. Flushed
+   * synchronously on exit, including after a fatal error; a SIGKILL can lose the last interval's lines.
    */
   bufferMs?: number;
 }
