@@ -213,16 +213,8 @@ export function finishBody(res: UpstreamResponse, completed: boolean, drainMs = 
 /** Reads a whole (non-streamed) body as text, bounded. */
 export async function readBodyText(res: UpstreamResponse, signal: Cancellation): Promise<string> {
   const parts: Buffer[] = [];
-  let size = 0;
   try {
-    for await (const chunk of res.body) {
-      size += (chunk as Buffer).length;
-      if (size > res.maxBytes) {
-        res.body.destroy();
-        throw new UpstreamFailure('too_large', `upstream response exceeds ${res.maxBytes} bytes`);
-      }
-      parts.push(chunk as Buffer);
-    }
+    for await (const chunk of boundedChunks(res)) parts.push(chunk);
   } catch (err) {
     throw classify(err, signal);
   }
