@@ -589,7 +589,7 @@ export class CompletionWriter implements HostedComponent {
         this.append(this.toItem(partition, offset, message));
         state.expected = offset + 1n;
         // A large fetch is flushed as it is decoded, so the next chunk is decoded while this one is inserted.
-        if (this.bufferRows >= this.options.batchMaxRows || this.bufferBytes >= this.options.batchMaxBytes) {
+        if (this.bufferFull()) {
           await this.startFlush();
           if (this.outage || generation !== this.generation) {
             // The rest of the fetch is consumed again (the position check seeks back to `expected`).
@@ -608,9 +608,8 @@ export class CompletionWriter implements HostedComponent {
         { topic: this.options.topic, partition: String(partition) },
         Number(high > state.expected ? high - state.expected : 0n),
       );
-      if (this.bufferRows >= this.options.batchMaxRows || this.bufferBytes >= this.options.batchMaxBytes) {
-        await this.startFlush();
-      } else if (this.buffer.length === 0 && this.skippedDone.size > 0) {
+      // (A full buffer was handed to an insert inside the loop above.)
+      if (this.buffer.length === 0 && this.skippedDone.size > 0) {
         // Only already-stored events: move the committed offset past them (a hint for lag tools and restarts).
         await this.commit(new Map());
       }
@@ -646,6 +645,10 @@ export class CompletionWriter implements HostedComponent {
       if (err instanceof ProjectionError) return dead('project', 'invalid_event', err.message);
       return dead('decode', 'corrupt_payload', describeError(err));
     }
+  }
+
+  private bufferFull(): boolean {
+    return this.bufferRows >= this.options.batchMaxRows || this.bufferBytes >= this.options.batchMaxBytes;
   }
 
   private append(item: Item): void {

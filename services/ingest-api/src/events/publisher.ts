@@ -71,6 +71,8 @@ export class EventPublisher implements EventSink {
   }
 
   private materializeScheduled = false;
+  /** How many items at the head of the queue are encoded already. */
+  private encoded = 0;
   /**
    * Deferred events are built in the check phase right after the responses of this loop turn were written: off
    * the request path still, but while the request's objects are young (kept until the batch is cut, they
@@ -78,7 +80,7 @@ export class EventPublisher implements EventSink {
    */
   private readonly materializeSoon = (): void => {
     this.materializeScheduled = false;
-    this.materialize(Infinity);
+    this.encodeDeferred(Infinity);
   };
 
   private enqueue(item: SpooledMessage | (() => CompletionEvent)): void {
@@ -88,11 +90,12 @@ export class EventPublisher implements EventSink {
   }
 
   /**
-   * Builds and encodes the deferred events at the head of the queue, in place, until one batch's worth is
-   * ready; returns those encoded messages (the head of the queue).
+   * Builds and encodes the deferred events at the head of the queue, in place, until `max` items are encoded (or
+   * the queue ends); returns how many of the first `max` items are encoded. Resumes after the items encoded
+   * before.
    */
-  private materialize(max = this.options.batchMax): SpooledMessage[] {
-    let i = 0;
+  private encodeDeferred(max: number): number {
+    let i = this.encoded;
     while (i < this.queue.length && i < max) {
       const item = this.queue[i];
       if (typeof item === 'function') {
@@ -110,7 +113,13 @@ export class EventPublisher implements EventSink {
       }
       i++;
     }
-    return this.queue.slice(0, i) as SpooledMessage[];
+    this.encoded = i;
+    return Math.min(i, max);
+  }
+
+  /** The encoded messages at the head of the queue, one batch's worth at most. */
+  private materialize(): SpooledMessage[] {
+    return this.queue.slice(0, this.encodeDeferred(this.options.batchMax)) as SpooledMessage[];
   }
 
   /** For /readyz (non-critical: inference continues while events are spooled). */
@@ -245,6 +254,7 @@ export class EventPublisher implements EventSink {
     const ready = this.materialize();
     const end = batchEnd(ready, 0, this.options.batchMax, DEFAULT_BATCH_MAX_BYTES);
     this.queue.splice(0, end);
+    this.encoded = Math.max(0, this.encoded - end);
     const batch = end === ready.length ? ready : ready.slice(0, end);
     const spool = this.options.spool;
     if (spool.isEmpty() && batch.length > 0) {
