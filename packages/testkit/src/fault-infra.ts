@@ -1,14 +1,20 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tryPort } from './ports.js';
 
 /**
  * Dedicated Kafka and ClickHouse for fault injection. Fault tests stop, pause and kill these — never the shared
- * instances other suites (and other developers' runs) use. They live in `.data/faults` on their own ports
- * (override with FAULTS_KAFKA_PORT, FAULTS_KAFKA_CONTROLLER_PORT, FAULTS_CLICKHOUSE_HTTP_PORT,
- * FAULTS_CLICKHOUSE_TCP_PORT, FAULTS_DATA_DIR) and are started by `useFaultInfra()` (idempotent: ~1 s when running).
- * They are left running for fast re-runs, like the shared ones.
+ * instances other suites (and other developers' runs) use. They live in `.data/faults` (FAULTS_DATA_DIR) and are
+ * started by `useFaultInfra()` (idempotent: ~1 s when running). They are left running for fast re-runs, like the
+ * shared ones.
+ *
+ * Ports: 19092 (Kafka), 19093 (controller), 18123 (ClickHouse HTTP) and 19000 (ClickHouse TCP) by default. When
+ * one of them is taken by something else (another checkout's fault instances, say) and ours is not running, four
+ * free ports are picked instead; the choice is kept in `<data dir>/ports.json` so later runs and the fault
+ * helpers find the same instances. FAULTS_KAFKA_PORT, FAULTS_KAFKA_CONTROLLER_PORT, FAULTS_CLICKHOUSE_HTTP_PORT
+ * and FAULTS_CLICKHOUSE_TCP_PORT fix them explicitly.
  */
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -21,16 +27,119 @@ export interface FaultInfra {
   env: Record<string, string>;
 }
 
+export interface FaultPorts {
+  kafka: number;
+  controller: number;
+  http: number;
+  tcp: number;
+}
+
+const DEFAULT_PORTS: FaultPorts = { kafka: 19092, controller: 19093, http: 18123, tcp: 19000 };
+const PORT_ENV: Record<keyof FaultPorts, string> = {
+  kafka: 'FAULTS_KAFKA_PORT',
+  controller: 'FAULTS_KAFKA_CONTROLLER_PORT',
+  http: 'FAULTS_CLICKHOUSE_HTTP_PORT',
+  tcp: 'FAULTS_CLICKHOUSE_TCP_PORT',
+};
+
+function faultDataDir(): string {
+  return process.env.FAULTS_DATA_DIR ?? join(REPO_ROOT, '.data/faults');
+}
+
+function portsFile(): string {
+  return join(faultDataDir(), 'ports.json');
+}
+
+function portsFixedByEnv(): boolean {
+  return Object.values(PORT_ENV).some((name) => process.env[name] !== undefined);
+}
+
+function recordedPorts(): FaultPorts | null {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(portsFile(), 'utf8'));
+    if (typeof parsed !== 'object' || parsed === null) return null;
+    const record = parsed as Record<string, unknown>;
+    const ports = { ...DEFAULT_PORTS };
+    for (const key of Object.keys(DEFAULT_PORTS) as (keyof FaultPorts)[]) {
+      const value = record[key];
+      if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > 65_535) return null;
+      ports[key] = value;
+    }
+    return ports;
+  } catch {
+    return null;
+  }
+}
+
+function currentPorts(): FaultPorts {
+  const ports = { ...(recordedPorts() ?? DEFAULT_PORTS) };
+  for (const key of Object.keys(PORT_ENV) as (keyof FaultPorts)[]) {
+    const value = process.env[PORT_ENV[key]];
+    if (value !== undefined) ports[key] = Number(value);
+  }
+  return ports;
+}
+
 export function faultInfraEnv(): Record<string, string> {
-  const e = process.env;
+  const ports = currentPorts();
   return {
-    MANIAC_DATA_DIR: e.FAULTS_DATA_DIR ?? join(REPO_ROOT, '.data/faults'),
-    KAFKA_PORT: e.FAULTS_KAFKA_PORT ?? '19092',
-    KAFKA_CONTROLLER_PORT: e.FAULTS_KAFKA_CONTROLLER_PORT ?? '19093',
-    CLICKHOUSE_HTTP_PORT: e.FAULTS_CLICKHOUSE_HTTP_PORT ?? '18123',
-    CLICKHOUSE_TCP_PORT: e.FAULTS_CLICKHOUSE_TCP_PORT ?? '19000',
-    KAFKA_HEAP_OPTS: e.FAULTS_KAFKA_HEAP_OPTS ?? '-Xmx512m -Xms128m',
+    MANIAC_DATA_DIR: faultDataDir(),
+    KAFKA_PORT: String(ports.kafka),
+    KAFKA_CONTROLLER_PORT: String(ports.controller),
+    CLICKHOUSE_HTTP_PORT: String(ports.http),
+    CLICKHOUSE_TCP_PORT: String(ports.tcp),
+    KAFKA_HEAP_OPTS: process.env.FAULTS_KAFKA_HEAP_OPTS ?? '-Xmx512m -Xms128m',
   };
+}
+
+/** Whether the process in this pid file is alive and its command line matches (as infra/local/lib.sh checks). */
+function pidFileAlive(pidFile: string, pattern: string): boolean {
+  try {
+    const pid = readFileSync(pidFile, 'utf8').trim();
+    if (!/^\d+$/.test(pid)) return false;
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(pattern);
+  } catch {
+    return false;
+  }
+}
+
+function ownInstancesRunning(): boolean {
+  const dir = faultDataDir();
+  return (
+    pidFileAlive(join(dir, 'kafka/kafka.pid'), 'kafka.Kafka') ||
+    pidFileAlive(join(dir, 'clickhouse/clickhouse.pid'), 'clickhouse')
+  );
+}
+
+/**
+ * Keeps the recorded (or default) ports unless one is taken while our instances are down; then picks four free
+ * ports and records them. Explicit FAULTS_*_PORT variables are never overridden.
+ */
+export async function settleFaultPorts(defaults: FaultPorts = DEFAULT_PORTS): Promise<void> {
+  if (portsFixedByEnv() || ownInstancesRunning()) return;
+  const ports = recordedPorts() ?? defaults;
+  const free = await Promise.all(Object.values(ports).map((p) => tryPort(p)));
+  if (free.every((p) => p !== null) && recordedPorts() !== null) return;
+  let chosen = ports;
+  if (!free.every((p) => p !== null)) {
+    const picked = new Set<number>();
+    // Below Linux's ephemeral range (32768+), so a client connection never takes one while a broker restarts.
+    for (let tries = 0; picked.size < 4 && tries < 1_000; tries++) {
+      const candidate = 20_000 + Math.floor(Math.random() * 12_000);
+      if (!picked.has(candidate) && (await tryPort(candidate)) !== null) picked.add(candidate);
+    }
+    while (picked.size < 4) {
+      const port = await tryPort(0);
+      if (port !== null) picked.add(port);
+    }
+    const [kafka, controller, http, tcp] = [...picked] as [number, number, number, number];
+    chosen = { kafka, controller, http, tcp };
+    console.warn(
+      `fault infra: a default port is taken by another process; using ${JSON.stringify(chosen)} (${portsFile()})`,
+    );
+  }
+  mkdirSync(faultDataDir(), { recursive: true });
+  writeFileSync(portsFile(), `${JSON.stringify(chosen)}\n`);
 }
 
 function run(
@@ -57,6 +166,7 @@ function run(
  * KAFKA_BROKERS and CLICKHOUSE_URL are set, so testConfig() and EventCollector use them.
  */
 export async function useFaultInfra(): Promise<FaultInfra> {
+  await settleFaultPorts();
   const env = faultInfraEnv();
   const out = await run('up.sh', [], env);
   const settings = Object.fromEntries(

@@ -3,3 +3,4 @@ export * from './fixtures.js';
 export * from './native-wire.js';
 export * from './fault-infra.js';
 export * from './redis-process.js';
+export * from './ports.js';

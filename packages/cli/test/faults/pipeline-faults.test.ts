@@ -1,5 +1,4 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -11,6 +10,7 @@ import {
   ServiceProcess,
   faultClickHouse,
   faultKafka,
+  freePort,
   openAiStream,
   pollUntil,
   startTestHost,
@@ -73,18 +73,6 @@ function pickKind(): (typeof KINDS)[number] {
     if (r < 0) return k;
   }
   return KINDS[0] as (typeof KINDS)[number];
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function getJson(url: string): Promise<{ status: number; json: Json } | null> {

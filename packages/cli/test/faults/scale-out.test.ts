@@ -9,6 +9,7 @@ import {
   RedisProcess,
   ServiceProcess,
   admittedByWindow,
+  freePort,
   pollUntil,
   testEnv,
   uniqueName,
@@ -22,7 +23,7 @@ import {
  */
 const prefix = `${uniqueName('scale')}.`;
 const database = uniqueName('scale');
-const ports = { ingestA: 18481, ingestB: 18482, query: 18483, writerA: 18484, writerB: 18485 };
+let ports = { ingestA: 0, ingestB: 0, query: 0, writerA: 0, writerB: 0 };
 let mock: MockUpstream;
 let redis: RedisProcess;
 const services: ServiceProcess[] = [];
@@ -74,6 +75,10 @@ async function chat(
 }
 
 beforeAll(async () => {
+  const [ingestA, ingestB, query, writerA, writerB] = await Promise.all(
+    Array.from({ length: 5 }, () => freePort()),
+  );
+  ports = { ingestA, ingestB, query, writerA, writerB } as typeof ports;
   mock = new MockUpstream();
   await mock.start();
   redis = new RedisProcess();
