@@ -15,6 +15,8 @@ export default defineConfig({
           sequence: { groupOrder: 0 },
           include: ['schemas/src/**/*.test.ts', 'packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts'],
           environment: 'node',
+          // Property tests run hundreds of generated cases: ~1 s alone, several on a loaded machine (5 s timed out).
+          testTimeout: 30_000,
         },
       },
       {

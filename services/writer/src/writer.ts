@@ -212,7 +212,7 @@ export class CompletionWriter implements HostedComponent {
         logger: deps.logger,
       });
     this.ownsClickHouse = deps.clickhouse === undefined;
-    this.clickhouse = deps.clickhouse ?? createClickHouse(config.clickhouse);
+    this.clickhouse = deps.clickhouse ?? createClickHouse(config.clickhouse, { keepAlive: false });
     this.sink = new ClickHouseSink(this.clickhouse, this.options.database);
   }
 
