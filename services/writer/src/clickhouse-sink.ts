@@ -1,5 +1,6 @@
+import { Readable } from 'node:stream';
 import { ClickHouseError, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
-import { sqlIdentifier, sqlString, sqlStringList } from '@maniac-gateway/runtime';
+import { sqlIdentifier, sqlString } from '@maniac-gateway/runtime';
 import type { CompletionRow } from './projection.js';
 
 /**
@@ -104,7 +105,9 @@ export class ClickHouseSink {
    * offset — a produce whose outcome was unknown (timeout, broker stalled or stopping) is spooled and replayed,
    * and a crash during replay re-sends a batch — so the writer also skips event ids already in `event_ids`.
    * That table is sorted by creation time: the rows are grouped into runs of close creation times, and each run
-   * is one query over its time range, so a lookup reads a few granules however large the table is.
+   * is one query over its time range, so a lookup reads a few granules however large the table is. The ids go in
+   * as one array literal: 18.16 parses `IN (SELECT arrayJoin([...]))` in a third of the time it takes for the same
+   * 2,000 ids as an `IN (...)` tuple, which was most of the lookup's cost (~15 of 24 ms at 10 M rows).
    */
   async storedEventIds(
     rows: readonly Pick<CompletionRow, 'event_id' | 'created_ms'>[],
@@ -113,7 +116,8 @@ export class ClickHouseSink {
     const queries = eventIdRuns(rows).map(async (run) => {
       const rs = await this.client.query({
         query: `SELECT event_id FROM ${this.db}.event_ids
-          WHERE created_ms >= ${run.from} AND created_ms <= ${run.to} AND event_id IN ${sqlStringList(run.ids)}`,
+          WHERE created_ms >= ${run.from} AND created_ms <= ${run.to}
+            AND event_id IN (SELECT arrayJoin([${run.ids.map(sqlString).join(',')}]))`,
         format: 'JSONEachRow',
       });
       for (const r of await rs.json<{ event_id: string }>()) found.add(r.event_id);
@@ -123,15 +127,19 @@ export class ClickHouseSink {
     return found;
   }
 
-  /** One INSERT (one block): rows, and through the views the id lookup, rollups and kafka_offsets. */
-  async insertRows(rows: readonly CompletionRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    await this.client.insert({
-      table: `${this.db}.completions`,
-      values: rows as CompletionRow[],
-      format: 'JSONEachRow',
+  /**
+   * One INSERT (one block) of rows already serialised as JSONEachRow lines (each ending in a newline): sent as one
+   * buffer, so the body streams at network speed whatever else the event loop is doing.
+   */
+  async insertLines(lines: readonly string[]): Promise<void> {
+    if (lines.length === 0) return;
+    const result = await this.client.exec({
+      query: `INSERT INTO ${this.db}.completions FORMAT JSONEachRow`,
+      values: Readable.from([Buffer.from(lines.join(''), 'utf8')]),
       clickhouse_settings: this.insertSettings,
     });
+    // The response body is empty for an INSERT; read it to the end so the request completes.
+    for await (const chunk of result.stream) void chunk;
   }
 
   /** Records offsets handled without a row (dead-lettered at the tail of a batch). */

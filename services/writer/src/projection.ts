@@ -151,16 +151,3 @@ export function projectCompletion(
     inserted_at: Math.floor(nowMs / 1000),
   };
 }
-
-/** Rough size of a row in the insert body, for batching by bytes. */
-export function estimateRowBytes(row: CompletionRow): number {
-  return (
-    700 +
-    row.request_json.length +
-    (row.response_json?.length ?? 0) +
-    (row.metadata_json?.length ?? 0) +
-    (row.trace_json?.length ?? 0) +
-    row.attempts_json.length +
-    (row.error_message?.length ?? 0)
-  );
-}

@@ -82,7 +82,8 @@ export async function rebuildProjection(
   const kafka =
     deps.kafka ??
     createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.client_id}-rebuild`, logger });
-  const clickhouse = deps.clickhouse ?? createClickHouse(config.clickhouse, { requestTimeoutMs: 300_000, keepAlive: false });
+  const clickhouse =
+    deps.clickhouse ?? createClickHouse(config.clickhouse, { requestTimeoutMs: 300_000, keepAlive: false });
   const admin = kafka.admin();
   await admin.connect();
   const started = Date.now();

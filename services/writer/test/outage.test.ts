@@ -105,11 +105,12 @@ describe('writer rides out a ClickHouse outage', () => {
     let loseNext = true;
     const lossy = new Proxy(ch, {
       get(target, prop, receiver) {
-        if (prop === 'insert') {
-          return async (params: Parameters<ClickHouseClient['insert']>[0]) => {
-            const result = await target.insert(params);
-            if (loseNext && String(params.table).endsWith('.completions')) {
+        if (prop === 'exec') {
+          return async (params: Parameters<ClickHouseClient['exec']>[0]) => {
+            const result = await target.exec(params);
+            if (loseNext && /^INSERT INTO \S+\.completions /.test(params.query)) {
               loseNext = false;
+              for await (const chunk of result.stream) void chunk;
               throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
             }
             return result;
