@@ -4,11 +4,15 @@
  * stored offset: fetch, decode, the fences, insert with the views, commit).
  *
  *   npx tsx --conditions development services/writer/bench/throughput.ts [--events 100000] [--size 1200]
- *     [--batch ROWS (default: the writer's batchMaxRows)]
+ *     [--batch ROWS (default: the writer's batchMaxRows)] [--clickhouse-pid PID]
+ *
+ * Besides events/s it prints the CPU time spent per 1,000 events by this process (the writer, during catch-up)
+ * and, given its pid, by the ClickHouse server: on a shared or noisy machine these vary far less than the rate.
  *
  * Uses KAFKA_BROKERS / CLICKHOUSE_URL; drops what it created.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createClient } from '@clickhouse/client';
 import { CompressionTypes, createKafka, createLogger, loadConfig, Metrics } from '@maniac-gateway/runtime';
@@ -20,6 +24,7 @@ const { values } = parseArgs({
     events: { type: 'string', default: '100000' },
     size: { type: 'string', default: '1200' },
     batch: { type: 'string' },
+    'clickhouse-pid': { type: 'string' },
   },
 });
 const total = Number(values.events);
@@ -48,6 +53,18 @@ const ch = createClient({ url: env.CLICKHOUSE_URL, request_timeout: 120_000 });
 
 const filler = 'x'.repeat(Math.max(0, size - 700));
 const now = Date.now();
+
+/** CPU time of the ClickHouse server so far, in clock ticks (1/100 s), when its pid was given. */
+function clickhouseTicks(): number | null {
+  const pid = values['clickhouse-pid'];
+  if (!pid) return null;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return null;
+  }
+}
 
 async function produceAll(): Promise<number> {
   const admin = kafka.admin();
@@ -116,7 +133,6 @@ try {
     logger,
     metrics,
     kafka,
-    clickhouse: ch,
     hooks: {
       beforeInsert: () => {
         insertStarted = Date.now();
@@ -137,6 +153,8 @@ try {
   // Throughput is timed from the group join: migrations and the join are start-up, not catch-up.
   await writer.whenJoined();
   const started = Date.now();
+  const cpuStart = process.cpuUsage();
+  const chStart = clickhouseTicks();
   console.log(`writer started and joined its group in ${started - launched} ms`);
   let last = 0;
   while (last < total) {
@@ -144,7 +162,14 @@ try {
     last = await stored();
   }
   const ms = Date.now() - started;
+  const cpu = process.cpuUsage(cpuStart);
+  const chEnd = clickhouseTicks();
   console.log(`writer projected ${total} events in ${ms} ms: ${Math.round((total / ms) * 1000)} events/s`);
+  const perK = (cpuMs: number) => (cpuMs / (total / 1000)).toFixed(1);
+  console.log(
+    `cpu per 1,000 events: writer ${perK((cpu.user + cpu.system) / 1000)} ms` +
+      (chStart !== null && chEnd !== null ? `, clickhouse ${perK((chEnd - chStart) * 10)} ms` : ''),
+  );
   console.log(
     `inserts: ${inserts}, mean ${inserts ? Math.round(insertMs / inserts) : 0} ms, mean rows/insert ${inserts ? Math.round(total / inserts) : 0}`,
   );
