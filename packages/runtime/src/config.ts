@@ -102,7 +102,11 @@ export const GatewayConfigSchema = z.strictObject({
       completions_partitions: z.number().int().positive().default(6),
       /** Events are batched for this long (or until `batch_max` events) before one produce call. */
       linger_ms: z.number().int().min(0).max(1000).default(20),
-      batch_max: z.number().int().positive().default(500),
+      /**
+       * Most events per produce call (also bounded by bytes: 90 % of the topic's max.message.bytes, at most
+       * 8 MiB). Only a backlog fills a batch; a small cap made the publisher fall behind sustained load.
+       */
+      batch_max: z.number().int().positive().default(5000),
       /** How long a produce may take before the batch is spooled instead. */
       produce_timeout_ms: z.number().int().positive().default(5_000),
     })

@@ -84,6 +84,27 @@ export interface TopicSpec {
   maxMessageBytes?: number;
 }
 
+/**
+ * A topic's effective `max.message.bytes` (the largest record batch, per partition, the broker accepts), or null
+ * when it cannot be read (no DescribeConfigs permission, say).
+ */
+export async function topicMaxMessageBytes(admin: Admin, topic: string): Promise<number | null> {
+  try {
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      // (CommonJS: not a named export under Node's ESM loader, like CompressionCodecs.)
+      resources: [
+        { type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] },
+      ],
+    });
+    const entry = resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes');
+    const value = Number(entry?.configValue);
+    return Number.isSafeInteger(value) && value > 0 ? value : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Creates missing topics (no-op for existing ones). Safe to call from several instances at once. */
 export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<void> {
   const existing = new Set(await admin.listTopics());

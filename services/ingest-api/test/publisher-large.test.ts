@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CompletionEvent } from '@maniac-gateway/schemas';
-import { createKafka, createLogger, ensureTopics, Metrics } from '@maniac-gateway/runtime';
+import {
+  createKafka,
+  createLogger,
+  ensureTopics,
+  Metrics,
+  topicMaxMessageBytes,
+} from '@maniac-gateway/runtime';
 import { EventCollector, sampleCompletionEvent, testEnv, uniqueName } from '@maniac-gateway/testkit';
 import { createIngestMetrics } from '../src/metrics.js';
 import { EventPublisher } from '../src/events/publisher.js';
@@ -21,29 +27,31 @@ function largeEvent(i: number, id: string, bytes: number): CompletionEvent {
   });
 }
 
-async function setup(name: string, maxMessageBytes?: number) {
+async function setup(name: string, maxMessageBytes?: number, sizeFromTopic = false) {
   const topic = `${uniqueName(name)}.completions`;
   const logger = createLogger({ name, level: 'silent' });
   const kafka = createKafka({ brokers: testEnv().brokers.split(','), clientId: name, logger });
   const admin = kafka.admin();
   await admin.connect();
   await ensureTopics(admin, [{ topic, numPartitions: 1, ...(maxMessageBytes ? { maxMessageBytes } : {}) }]);
+  const topicMax = await topicMaxMessageBytes(admin, topic);
   await admin.disconnect();
   const metrics = new Metrics({ defaultMetrics: false });
   const spoolDir = mkdtempSync(join(tmpdir(), `spool-${name}-`));
   const publisher = new EventPublisher({
     topic,
     lingerMs: 50,
-    batchMax: 500,
+    batchMax: 5000,
     spool: new Spool(spoolDir, 1 << 30),
     kafka,
     logger,
     metrics: createIngestMetrics(metrics),
   });
+  if (sizeFromTopic && topicMax !== null) publisher.setBatchMaxBytes(topicMax);
   await publisher.start();
   const collector = new EventCollector(topic);
   await collector.start();
-  return { publisher, collector, metrics, spoolDir };
+  return { publisher, collector, metrics, spoolDir, topicMax };
 }
 
 /**
@@ -60,6 +68,27 @@ describe('event publisher with large events', () => {
     }
     for (const id of ids) await collector.waitFor((e) => e.completion_id === id, 30_000);
     expect(ids.every((id) => collector.byCompletionId(id).length === 1)).toBe(true);
+    expect(publisher.problem()).toBeNull();
+    await collector.stop();
+    await publisher.stop();
+  });
+
+  it('sizes produce requests from the topic limit: a backlog goes out in few requests, none refused', async () => {
+    const limit = 4 * 1024 * 1024;
+    const { publisher, collector, metrics, topicMax } = await setup('sized', limit, true);
+    expect(topicMax).toBe(limit);
+    expect(publisher.maxBatchBytes).toBe(Math.floor(limit * 0.9));
+    // 12 MB of incompressible events in one tick: 900 KiB requests would take ~14 round trips.
+    const ids = Array.from({ length: 400 }, (_, i) => `chatcmpl-sized-${i}`);
+    for (const [i, id] of ids.entries()) publisher.emit(largeEvent(i, id, 22 * 1024));
+    for (const id of ids) await collector.waitFor((e) => e.completion_id === id, 30_000);
+    await publisher.drain();
+    expect(ids.every((id) => collector.byCompletionId(id).length === 1)).toBe(true);
+    const produced = await metrics.registry.getSingleMetricAsString('maniac_produce_batch_seconds');
+    const requests = Number(/maniac_produce_batch_seconds_count (\d+)/.exec(produced)?.[1]);
+    expect(requests).toBeGreaterThanOrEqual(4);
+    expect(requests).toBeLessThanOrEqual(6);
+    expect(/^maniac_events_spooled_total 0$/m.test(await metrics.registry.metrics())).toBe(true);
     expect(publisher.problem()).toBeNull();
     await collector.stop();
     await publisher.stop();

@@ -19,7 +19,16 @@ export interface PublisherOptions {
    * client's whole retry budget. Default: no limit beyond the Kafka client's own.
    */
   produceTimeoutMs?: number;
+  /**
+   * The most bytes (keys and values, before compression) one produce request carries. Default 900 KiB, under
+   * Kafka's default `max.message.bytes`; ingest-api raises it from the topic's actual limit at start
+   * ({@link EventPublisher.setBatchMaxBytes}).
+   */
+  batchMaxBytes?: number;
 }
+
+/** The largest produce request the publisher builds, whatever the topic allows (memory, and one gzip call). */
+export const BATCH_MAX_BYTES_CEILING = 8 * 1024 * 1024;
 
 /**
  * Completion events → Kafka, off the request path. `emit` only encodes and enqueues; one worker loop sends
@@ -41,7 +50,25 @@ export class EventPublisher implements EventSink {
   private replayBackoffMs = 250;
   private idleResolvers: (() => void)[] = [];
 
-  constructor(private readonly options: PublisherOptions) {}
+  private batchMaxBytes: number;
+
+  constructor(private readonly options: PublisherOptions) {
+    this.batchMaxBytes = options.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES;
+  }
+
+  /**
+   * Sizes produce requests for a topic whose `max.message.bytes` is `topicMax`: that limit applies to each
+   * partition's record batch (compressed), so a whole request below it, counted uncompressed, can never be refused
+   * (10 % is left for the batch framing). At most {@link BATCH_MAX_BYTES_CEILING}.
+   */
+  setBatchMaxBytes(topicMax: number): void {
+    this.batchMaxBytes = Math.max(64 * 1024, Math.min(BATCH_MAX_BYTES_CEILING, Math.floor(topicMax * 0.9)));
+  }
+
+  /** The current bound of one produce request (bytes before compression). */
+  get maxBatchBytes(): number {
+    return this.batchMaxBytes;
+  }
 
   async start(): Promise<void> {
     await this.options.spool.open();
@@ -252,7 +279,7 @@ export class EventPublisher implements EventSink {
 
   private async step(): Promise<void> {
     const ready = this.materialize();
-    const end = batchEnd(ready, 0, this.options.batchMax, DEFAULT_BATCH_MAX_BYTES);
+    const end = batchEnd(ready, 0, this.options.batchMax, this.batchMaxBytes);
     this.queue.splice(0, end);
     this.encoded = Math.max(0, this.encoded - end);
     const batch = end === ready.length ? ready : ready.slice(0, end);
@@ -275,7 +302,7 @@ export class EventPublisher implements EventSink {
       const replayed = await spool.replay(
         (b) => this.sendOrQuarantine(b),
         this.options.batchMax,
-        DEFAULT_BATCH_MAX_BYTES,
+        this.batchMaxBytes,
       );
       this.options.metrics.eventsReplayed.inc(replayed);
       this.options.metrics.eventsProduced.inc(replayed);
