@@ -204,12 +204,15 @@ export async function deleteTopics(kafka: Kafka, topics: string[]): Promise<void
 
 /**
  * A TCP proxy in front of ClickHouse that can be taken down (connections reset, new ones refused) and brought
- * back on the same port: a real outage for one client without touching the shared server.
+ * back on the same port: a real outage for one client without touching the shared server. It also counts the
+ * HTTP requests each client connection carries.
  */
 export class FlakyProxy {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
   port = 0;
+  /** Requests per client connection, in accept order. */
+  readonly requests: number[] = [];
 
   constructor(private readonly target: { host: string; port: number }) {}
 
@@ -222,6 +225,13 @@ export class FlakyProxy {
       const upstream = connect(this.target.port, this.target.host);
       this.sockets.add(client);
       this.sockets.add(upstream);
+      const index = this.requests.push(0) - 1;
+      client.on('data', (chunk: Buffer) => {
+        // A request starts a new write after the previous response (HTTP/1.1 without pipelining).
+        if (/^(GET|POST) \/\S* HTTP\/1\.1\r\n/.test(chunk.subarray(0, 512).toString('latin1'))) {
+          this.requests[index] = (this.requests[index] ?? 0) + 1;
+        }
+      });
       client.pipe(upstream).pipe(client);
       const close = () => {
         client.destroy();

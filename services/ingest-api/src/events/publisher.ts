@@ -28,7 +28,7 @@ export interface PublisherOptions {
 }
 
 /** The largest produce request the publisher builds, whatever the topic allows (memory, and one gzip call). */
-export const BATCH_MAX_BYTES_CEILING = 8 * 1024 * 1024;
+const BATCH_MAX_BYTES_CEILING = 8 * 1024 * 1024;
 
 /**
  * Completion events → Kafka, off the request path. `emit` only encodes and enqueues; one worker loop sends
