@@ -340,7 +340,16 @@ export interface WriterSuite {
  */
 export function writerSuite(
   name: string,
-  setup: { partitions?: number; options?: Partial<WriterOptions>; hooks?: WriterHooks } = {},
+  setup: {
+    partitions?: number;
+    options?: Partial<WriterOptions>;
+    hooks?: WriterHooks;
+    /**
+     * The writer reaches ClickHouse through this proxy (started and stopped with the suite) and builds its own
+     * client from the config, as in production, instead of being handed the suite's.
+     */
+    via?: FlakyProxy;
+  } = {},
 ): WriterSuite {
   const names = { database: uniqueName(`wt_${name}`), prefix: uniqueName(`wt-${name}`) };
   const config = testConfig(names, setup.partitions ?? 3);
@@ -354,11 +363,15 @@ export function writerSuite(
     suite.logger = testLogger();
     suite.kafka = testKafka(suite.logger);
     suite.ch = testClickHouse();
+    if (setup.via) {
+      await setup.via.up();
+      config.clickhouse.url = setup.via.url;
+    }
     suite.writer = createWriter(config, {
       logger: suite.logger,
       metrics: new Metrics({ defaultMetrics: false }),
       kafka: suite.kafka,
-      clickhouse: suite.ch,
+      ...(setup.via ? {} : { clickhouse: suite.ch }),
       hooks: setup.hooks,
       options: { groupId: `${names.prefix}-writer`, ...setup.options },
     });
@@ -367,6 +380,7 @@ export function writerSuite(
   });
   afterAll(async () => {
     await suite.writer?.stop();
+    await setup.via?.down();
     await dropDatabase(suite.ch, names.database);
     await deleteTopics(suite.kafka, [suite.topic, config.kafka.topics.dead_letter]);
     await suite.ch.close();
