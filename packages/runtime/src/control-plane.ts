@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import {
   decodeControlEvent,
   encodeControlEvent,
@@ -21,7 +21,8 @@ export type AuthResult =
   | { ok: false; reason: 'missing' | 'malformed' | 'unknown' | 'revoked' | 'project_disabled' };
 
 export function hashApiKey(key: string): Buffer {
-  return createHash('sha256').update(key, 'utf8').digest();
+  // One-shot hash (Node ≥ 20.12): about half the cost of a Hash object per request.
+  return hash('sha256', key, 'buffer');
 }
 
 /** `mgw_` + 43 url-safe characters (256 bits of randomness). */

@@ -9,7 +9,7 @@ import Fastify, {
 import { jsonInvalidDetail } from '@maniac-gateway/schemas';
 import { ApiError, ErrorCodes, errorEnvelope } from './api-error.js';
 import { ValidationFailure } from './validation-failure.js';
-import type { Logger } from './logger.js';
+import { fixedInfoLine, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -95,9 +95,10 @@ function installHttpConventions(app: FastifyInstance, options: HttpServerOptions
   });
 
   const metrics = options.metrics;
+  const accessLine = fixedInfoLine(options.logger, 'request');
   app.addHook('onResponse', (request, reply, done) => {
     try {
-      accessLog(request, reply, metrics);
+      accessLog(request, reply, metrics, accessLine);
     } finally {
       done();
     }
@@ -123,19 +124,32 @@ function installHttpConventions(app: FastifyInstance, options: HttpServerOptions
 }
 
 /** The http metrics and the one access-log line of a finished request. */
-function accessLog(request: FastifyRequest, reply: FastifyReply, metrics: Metrics | undefined): void {
+function accessLog(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  metrics: Metrics | undefined,
+  accessLine: ((fields: string) => void) | null,
+): void {
   const route = request.routeOptions.url ?? 'unmatched';
   if (metrics) {
     metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
     metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   }
   if (route.startsWith('/healthz') || route.startsWith('/readyz') || route.startsWith('/metrics')) return;
+  const ms = Math.round(reply.elapsedTime * 10) / 10;
+  if (accessLine) {
+    // The same line as the fallback below (the request child's binding, then the fields), built directly.
+    accessLine(
+      `,"request_id":${JSON.stringify(request.id)},"method":${JSON.stringify(request.method)},"route":${JSON.stringify(route)},"status":${reply.statusCode},"ms":${Number.isFinite(ms) ? ms : 0}`,
+    );
+    return;
+  }
   request.log.info(
     {
       method: request.method,
       route,
       status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime * 10) / 10,
+      ms,
     },
     'request',
   );

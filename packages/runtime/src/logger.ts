@@ -36,13 +36,26 @@ export interface LoggerConfig {
   bufferMs?: number;
 }
 
+let stampedMs = -1;
+let stamp = '';
+
+/** pino's `isoTime`, formatted once per millisecond (several lines share one at load: ~1 % of ingest-api's CPU). */
+function isoTimestamp(): string {
+  const now = Date.now();
+  if (now !== stampedMs) {
+    stampedMs = now;
+    stamp = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return stamp;
+}
+
 export function createLogger(config: LoggerConfig): Logger {
   const options: LoggerOptions = {
     name: config.name,
     level: config.level ?? process.env.LOG_LEVEL ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { service: config.name },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTimestamp,
   };
   if (config.destination) return pino(options, config.destination);
   if (config.bufferMs === undefined) return pino(options);
@@ -56,4 +69,37 @@ export function createLogger(config: LoggerConfig): Logger {
     }
   }, config.bufferMs).unref();
   return pino(options, stream);
+}
+
+/**
+ * Writes one info line with a fixed message through the logger's own destination, exactly as pino would
+ * (`{"level":30,"time":…<bindings><fields>,"msg":…}`), without pino's per-call work: no child logger, no redaction
+ * pass, no object walk. For the hottest line only — the access line, one per request, cost ~6 % of ingest-api's
+ * CPU through pino. `fields` is pre-serialised JSON members, each starting with a comma, holding nothing that
+ * redaction would remove. Null when the logger is not a plain pino instance (the caller falls back to it).
+ */
+export function fixedInfoLine(logger: Logger, msg: string): ((fields: string) => void) | null {
+  const internals = logger as unknown as Record<symbol, unknown>;
+  const stream = internals[pino.symbols.streamSym] as
+    { write?: (line: string) => unknown; [key: symbol]: unknown } | undefined;
+  const time = internals[pino.symbols.timeSym];
+  const chindings = internals[pino.symbols.chindingsSym];
+  const end = internals[pino.symbols.endSym];
+  const head = (internals[pino.symbols.lsCacheSym] as Record<number, unknown> | undefined)?.[30];
+  if (
+    typeof stream?.write !== 'function' ||
+    stream[pino.symbols.needsMetadataGsym] === true ||
+    typeof time !== 'function' ||
+    typeof chindings !== 'string' ||
+    typeof end !== 'string' ||
+    typeof head !== 'string'
+  ) {
+    return null;
+  }
+  const write = stream.write.bind(stream);
+  const now = time as () => string;
+  const tail = `,"msg":${JSON.stringify(msg)}${end}`;
+  return (fields) => {
+    if (logger.isLevelEnabled('info')) write(head + now() + chindings + fields + tail);
+  };
 }

@@ -1,5 +1,11 @@
 import { encodeCompletionEvent, type CompletionEvent } from '@maniac-gateway/schemas';
-import { CompressionTypes, type Kafka, type Logger, type Producer } from '@maniac-gateway/runtime';
+import {
+  CompressionTypes,
+  partitionPerSend,
+  type Kafka,
+  type Logger,
+  type Producer,
+} from '@maniac-gateway/runtime';
 import type { IngestMetrics } from '../metrics.js';
 import type { EventSink } from '../completion/service.js';
 import type { Spool } from './spool.js';
@@ -51,6 +57,8 @@ export class EventPublisher implements EventSink {
   private idleResolvers: (() => void)[] = [];
 
   private batchMaxBytes: number;
+  /** Each produce request goes to one partition, the next one each time. */
+  private readonly partitions = partitionPerSend();
 
   constructor(private readonly options: PublisherOptions) {
     this.batchMaxBytes = options.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES;
@@ -200,6 +208,7 @@ export class EventPublisher implements EventSink {
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
+      createPartitioner: this.partitions.createPartitioner,
     });
     await producer.connect();
     this.producer = producer;
@@ -211,6 +220,7 @@ export class EventPublisher implements EventSink {
     try {
       const sending = (async () => {
         const producer = await this.connectedProducer();
+        this.partitions.advance();
         await producer.send({
           topic: this.options.topic,
           acks: -1,

@@ -52,9 +52,15 @@ export class MemoryCounterStore implements CounterStore {
   }
 
   private add(key: string, delta: number, ttlMs: number, now: number): number {
-    const value = this.get(key, now) + delta;
-    this.counters.set(key, { value, expires: now + ttlMs });
-    return value;
+    const c = this.counters.get(key);
+    if (c && c.expires > now) {
+      // Updated in place: no allocation per counter per request.
+      c.value += delta;
+      c.expires = now + ttlMs;
+      return c.value;
+    }
+    this.counters.set(key, { value: delta, expires: now + ttlMs });
+    return delta;
   }
 
   private sweep(now: number): void {
@@ -91,8 +97,13 @@ export class MemoryCounterStore implements CounterStore {
     const now = Date.now();
     for (const c of checks) {
       const key = counterKey(c, 0);
-      const value = Math.max(0, this.get(key, now) - c.cost);
-      this.counters.set(key, { value, expires: now + 600_000 });
+      const counter = this.counters.get(key);
+      if (counter && counter.expires > now) {
+        counter.value = Math.max(0, counter.value - c.cost);
+        counter.expires = now + 600_000;
+      } else {
+        this.counters.set(key, { value: 0, expires: now + 600_000 });
+      }
     }
   }
 
