@@ -67,8 +67,8 @@ export interface WriterOptions {
 export interface WriterHooks {
   /** Called as each fetched batch is handed over (tests: a throw here crashes the consumer). */
   onBatch?(): void;
-  beforeInsert?(rows: readonly CompletionRow[]): void | Promise<void>;
-  afterInsert?(info: { rows: readonly CompletionRow[] }): void | Promise<void>;
+  beforeInsert?(rows: readonly RowKey[]): void | Promise<void>;
+  afterInsert?(info: { rows: readonly RowKey[] }): void | Promise<void>;
 }
 
 export interface WriterDeps {
@@ -82,14 +82,27 @@ export interface WriterDeps {
 
 type KafkaMessage = EachBatchPayload['batch']['messages'][number];
 
+/**
+ * What the writer keeps of a row once it is serialised: what its fences, metrics and hooks read. Not the row
+ * itself — its request and response bodies would live as long as the batch (through a few young-generation
+ * collections into the old one), where the line is all the insert needs.
+ */
+export type RowKey = Pick<
+  CompletionRow,
+  'event_id' | 'completion_id' | 'project_id' | 'created_ms' | 'kafka_partition' | 'kafka_offset'
+>;
+
 interface RowItem {
   kind: 'row';
   partition: number;
   offset: bigint;
   message: KafkaMessage;
-  row: CompletionRow;
-  /** The row as a JSONEachRow line, serialised while decoding so the insert body is ready when it starts. */
-  line: string;
+  row: RowKey;
+  /**
+   * The row as a JSONEachRow line, serialised while decoding so the insert body is ready when it starts; kept as
+   * UTF-8 bytes (outside the JS heap), so the string dies young instead of living as long as the batch.
+   */
+  line: Buffer;
   bytes: number;
 }
 
@@ -645,8 +658,16 @@ export class CompletionWriter implements HostedComponent {
       return dead('decode', 'empty_value', 'message has no value');
     try {
       const event = decodeCompletionEventRecord(message.value, message.headers ?? {});
-      const row = projectCompletion(event, { topic, partition, offset: message.offset });
-      const line = `${JSON.stringify(row)}\n`;
+      const full = projectCompletion(event, { topic, partition, offset: message.offset });
+      const line = Buffer.from(`${JSON.stringify(full)}\n`, 'utf8');
+      const row: RowKey = {
+        event_id: full.event_id,
+        completion_id: full.completion_id,
+        project_id: full.project_id,
+        created_ms: full.created_ms,
+        kafka_partition: full.kafka_partition,
+        kafka_offset: full.kafka_offset,
+      };
       return { kind: 'row', partition, offset, message, row, line, bytes: line.length };
     } catch (err) {
       if (err instanceof EventDecodeError) return dead('decode', err.reason, err.message);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CompletionRow } from '../src/index.js';
+import type { RowKey } from '../src/index.js';
 import { makeEvent, produce, scalar, waitFor, writerSuite } from './support.js';
 
 /**
@@ -16,7 +16,7 @@ describe('writer pipelines inserts behind decoding', () => {
     partitions: 1,
     options: { batchMaxRows: 10, flushIntervalMs: 100, retryInitialMs: 50, retryMaxMs: 200 },
     hooks: {
-      beforeInsert: (rows: readonly CompletionRow[]) => {
+      beforeInsert: (rows: readonly RowKey[]) => {
         inFlight++;
         maxInFlight = Math.max(maxInFlight, inFlight);
         // The rest of the fetch was decoded into the buffer while this chunk went through the fences.

@@ -151,4 +151,27 @@ describe('writer projects completion events into ClickHouse', () => {
     // Hourly buckets: one event a minute over an hour → two hours.
     expect(await scalar(t.ch, `SELECT uniqExact(hour) FROM ${t.db}.usage_hourly`)).toBe(2);
   });
+
+  it('stores text outside ASCII and JSON-escaped characters byte for byte', async () => {
+    const text = 'héllo — 你好 😀 tab\there\nnew line, back\\slash, "quoted", nul\u0000, ∑';
+    const event = makeEvent({
+      request_json: JSON.stringify({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: text }] }),
+      error_message: text,
+      tags: ['ünïcode', '😀'],
+    });
+    await produce(t.kafka, t.topic, [event]);
+    await waitFor('the row stored', async () =>
+      (await scalar(t.ch, `SELECT count() FROM ${t.db}.completions WHERE event_id = '${event.event_id}'`)) ===
+      1
+        ? true
+        : undefined,
+    );
+    const [row] = await queryRows<{ request_json: string; error_message: string; tags: string[] }>(
+      t.ch,
+      `SELECT request_json, error_message, tags FROM ${t.db}.completions WHERE event_id = '${event.event_id}'`,
+    );
+    expect(row?.request_json).toBe(event.request_json);
+    expect(row?.error_message).toBe(text);
+    expect(row?.tags).toEqual(['ünïcode', '😀']);
+  });
 });
