@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createKafka, createLogger, Metrics } from '@maniac-gateway/runtime';
+import { createKafka, createLogger, Metrics, type Kafka } from '@maniac-gateway/runtime';
 import type { CompletionEvent } from '@maniac-gateway/schemas';
 import { sampleCompletionEvent } from '@maniac-gateway/testkit';
 import { createIngestMetrics } from '../metrics.js';
@@ -119,6 +119,62 @@ describe('EventPublisher bounds', { timeout: 20_000 }, () => {
       await publisher.stop();
       for (const s of sockets) s.destroy();
       server.close();
+    }
+  });
+
+  it('while a backlog replays, new events wait on disk, not in memory, and all arrive once, in order', async () => {
+    // A broker that is down at first, then up and slowish: every produce takes 20 ms.
+    let up = false;
+    const delivered: string[] = [];
+    const producer = {
+      connect: async () => undefined,
+      disconnect: async () => undefined,
+      send: async ({ messages }: { messages: { key: string }[] }) => {
+        if (!up) throw new Error('broker down');
+        await new Promise((r) => setTimeout(r, 20));
+        for (const m of messages) delivered.push(m.key);
+        return [];
+      },
+    };
+    const kafka = { producer: () => producer } as unknown as Kafka;
+    const metrics = new Metrics({ defaultMetrics: false });
+    const publisher = new EventPublisher({
+      topic: 'replay.completions',
+      lingerMs: 1,
+      batchMax: 100,
+      // 64 KiB segments: ~50 of these events, one replay step.
+      spool: new Spool(mkdtempSync(join(tmpdir(), 'spool-replay-')), 1 << 30, 64 * 1024),
+      kafka,
+      logger: createLogger({ name: 'test', level: 'silent' }),
+      metrics: createIngestMetrics(metrics),
+    });
+    await publisher.start();
+    const emitted: string[] = [];
+    const emit = () => {
+      const e = event(emitted.length);
+      emitted.push(e.completion_id);
+      publisher.emit(e);
+    };
+    try {
+      // The outage: 2,000 events spooled.
+      for (let i = 0; i < 2000; i++) emit();
+      await until(async () => (await metric(metrics, 'maniac_events_spooled_total')) === 2000);
+      // The broker is back; load goes on at ~1,000 events/s while the backlog replays (~5,000 events/s).
+      up = true;
+      let maxPending = 0;
+      const deadline = Date.now() + 15_000;
+      while (delivered.length < 2000 || publisher.pending() > 100) {
+        if (Date.now() > deadline) throw new Error('the backlog was not replayed in time');
+        for (let i = 0; i < 10; i++) emit();
+        maxPending = Math.max(maxPending, publisher.pending());
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await publisher.drain();
+      // Replaying all 2,000 in one go held ~400 new events (20 sends of 20 ms at 1 per ms) in memory.
+      expect(maxPending).toBeLessThan(200);
+      expect(delivered).toEqual(emitted);
+    } finally {
+      await publisher.stop();
     }
   });
 });

@@ -287,12 +287,17 @@ export class EventPublisher implements EventSink {
     this.options.metrics.spoolBytes.set(this.options.spool.bytes());
   }
 
-  private async step(): Promise<void> {
+  /** Takes the next batch (encoded messages) off the head of the queue. */
+  private cut(): SpooledMessage[] {
     const ready = this.materialize();
     const end = batchEnd(ready, 0, this.options.batchMax, this.batchMaxBytes);
     this.queue.splice(0, end);
     this.encoded = Math.max(0, this.encoded - end);
-    const batch = end === ready.length ? ready : ready.slice(0, end);
+    return end === ready.length ? ready : ready.slice(0, end);
+  }
+
+  private async step(): Promise<void> {
+    const batch = this.cut();
     const spool = this.options.spool;
     if (spool.isEmpty() && batch.length > 0) {
       try {
@@ -307,12 +312,21 @@ export class EventPublisher implements EventSink {
       }
     }
     if (batch.length > 0) await this.spoolBatch(batch);
+    // While the spool is in use everything queued goes to disk before each replay step, and a step replays one
+    // segment: after an outage the backlog can take minutes to replay, and what arrives meanwhile waits on disk,
+    // not in memory (replaying the whole spool in one go held every event of those minutes in the queue).
+    while (this.queue.length > 0 && !spool.isEmpty()) {
+      const more = this.cut();
+      if (more.length === 0) break;
+      await this.spoolBatch(more);
+    }
     if (spool.isEmpty() || Date.now() < this.nextReplayAt) return;
     try {
       const replayed = await spool.replay(
         (b) => this.sendOrQuarantine(b),
         this.options.batchMax,
         this.batchMaxBytes,
+        1,
       );
       this.options.metrics.eventsReplayed.inc(replayed);
       this.options.metrics.eventsProduced.inc(replayed);

@@ -57,6 +57,8 @@ export class Spool {
   constructor(
     readonly dir: string,
     readonly maxBytes: number,
+    /** A segment is closed for appends beyond this size (the unit of one replay step). */
+    private readonly segmentMaxBytes = SEGMENT_MAX_BYTES,
   ) {}
 
   async open(): Promise<void> {
@@ -90,7 +92,7 @@ export class Spool {
       .concat('\n');
     const size = Buffer.byteLength(text);
     if (this.totalBytes + size > this.maxBytes) return false;
-    if (!this.handle || this.handleBytes + size > SEGMENT_MAX_BYTES) await this.rotate();
+    if (!this.handle || this.handleBytes + size > this.segmentMaxBytes) await this.rotate();
     const handle = this.handle as FileHandle;
     await handle.appendFile(text);
     await handle.datasync();
@@ -133,16 +135,17 @@ export class Spool {
   }
 
   /**
-   * Sends everything spooled, oldest first, in batches. Stops at the first failed send (rethrows), keeping
-   * what was not acknowledged. Returns the number of messages sent.
+   * Sends what is spooled, oldest first, in batches: everything, or the oldest `maxSegments` segments. Stops at
+   * the first failed send (rethrows), keeping what was not acknowledged. Returns the number of messages sent.
    */
   async replay(
     send: (batch: SpooledMessage[]) => Promise<void>,
     batchSize = 500,
     batchMaxBytes = DEFAULT_BATCH_MAX_BYTES,
+    maxSegments = Infinity,
   ): Promise<number> {
     let sent = 0;
-    while (this.segments.length > 0) {
+    for (let replayed = 0; this.segments.length > 0 && replayed < maxSegments; replayed++) {
       const segment = this.segments[0] as number;
       const path = join(this.dir, segmentName(segment));
       const progressPath = `${path}.done`;
