@@ -43,7 +43,7 @@ const PORT_ENV: Record<keyof FaultPorts, string> = {
 };
 
 function faultDataDir(): string {
-  return process.env.FAULTS_DATA_DIR ?? join(REPO_ROOT, '.data/faults');
+  return process.env.FAULTS_DATA_DIR || join(REPO_ROOT, '.data/faults');
 }
 
 function portsFile(): string {
