@@ -86,10 +86,6 @@ export interface TopicSpec {
 }
 
 /**
- * A topic's effective `max.message.bytes` (the largest record batch, per partition, the broker accepts), or null
- * when it cannot be read (no DescribeConfigs permission, say).
- */
-/**
  * Partition choice for a producer whose every `send` should go to one partition, the next one each time (Kafka's
  * "sticky" partitioning, KIP-480, applied to keyed records as well): a request then carries one compressed record
  * batch instead of one per partition, and no key is hashed (kafkajs's murmur2 was ~2 % of ingest-api's CPU).
@@ -110,11 +106,15 @@ export function partitionPerSend(): { createPartitioner: ICustomPartitioner; adv
         return partitionMetadata[turn % n]?.partitionId ?? 0;
       },
     advance() {
-      turn = (turn + 1) % 1_000_000_007;
+      turn++;
     },
   };
 }
 
+/**
+ * A topic's effective `max.message.bytes` (the largest record batch, per partition, the broker accepts), or null
+ * when it cannot be read (no DescribeConfigs permission, say).
+ */
 export async function topicMaxMessageBytes(admin: Admin, topic: string): Promise<number | null> {
   try {
     const { resources } = await admin.describeConfigs({

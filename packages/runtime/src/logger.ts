@@ -74,8 +74,8 @@ export function createLogger(config: LoggerConfig): Logger {
 /**
  * Writes one info line with a fixed message through the logger's own destination, exactly as pino would
  * (`{"level":30,"time":…<bindings><fields>,"msg":…}`), without pino's per-call work: no child logger, no redaction
- * pass, no object walk. For the hottest line only — the access line, one per request, cost ~6 % of ingest-api's
- * CPU through pino. `fields` is pre-serialised JSON members, each starting with a comma, holding nothing that
+ * pass, no object walk. For the hottest line only — the access line, one per request (with its two metrics it was
+ * ~6 % of a c64 profile of ingest-api through pino, ~4.5 % this way). `fields` is pre-serialised JSON members, each starting with a comma, holding nothing that
  * redaction would remove. Null when the logger is not a plain pino instance (the caller falls back to it).
  */
 export function fixedInfoLine(logger: Logger, msg: string): ((fields: string) => void) | null {

@@ -87,10 +87,7 @@ type KafkaMessage = EachBatchPayload['batch']['messages'][number];
  * itself — its request and response bodies would live as long as the batch (through a few young-generation
  * collections into the old one), where the line is all the insert needs.
  */
-export type RowKey = Pick<
-  CompletionRow,
-  'event_id' | 'completion_id' | 'project_id' | 'created_ms' | 'kafka_partition' | 'kafka_offset'
->;
+export type RowKey = Pick<CompletionRow, 'event_id' | 'created_ms' | 'kafka_offset'>;
 
 interface RowItem {
   kind: 'row';
@@ -662,10 +659,7 @@ export class CompletionWriter implements HostedComponent {
       const line = Buffer.from(`${JSON.stringify(full)}\n`, 'utf8');
       const row: RowKey = {
         event_id: full.event_id,
-        completion_id: full.completion_id,
-        project_id: full.project_id,
         created_ms: full.created_ms,
-        kafka_partition: full.kafka_partition,
         kafka_offset: full.kafka_offset,
       };
       return { kind: 'row', partition, offset, message, row, line, bytes: line.length };

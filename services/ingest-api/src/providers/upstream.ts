@@ -59,6 +59,10 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
  * gets an `upstream_too_large` error frame; a JSON answer is a failed attempt). The body's own errors (resets,
  * timeouts, aborts) come through unchanged.
  */
+function tooLarge(res: UpstreamResponse): UpstreamFailure {
+  return new UpstreamFailure('too_large', `upstream response exceeds ${res.maxBytes} bytes`);
+}
+
 export async function* boundedChunks(res: UpstreamResponse): AsyncGenerator<Buffer, void> {
   let size = 0;
   // destroyOnReturn false: a consumer that stops at the protocol's end event (`[DONE]`) leaves the body to
@@ -72,7 +76,7 @@ export async function* boundedChunks(res: UpstreamResponse): AsyncGenerator<Buff
       const within = bytes.length - (size - res.maxBytes);
       if (within > 0) yield bytes.subarray(0, within);
       res.body.destroy();
-      throw new UpstreamFailure('too_large', `upstream response exceeds ${res.maxBytes} bytes`);
+      throw tooLarge(res);
     }
     yield bytes;
   }
@@ -212,20 +216,20 @@ export function finishBody(res: UpstreamResponse, completed: boolean, drainMs = 
 
 /** Reads a whole (non-streamed) body as text, bounded. */
 export function readBodyText(res: UpstreamResponse, signal: Cancellation): Promise<string> {
-  // Stream events rather than `for await` over boundedChunks: no async iterator and no promise per chunk (~2 % of
-  // ingest-api's CPU per request). Same bound, same errors.
+  // Stream events rather than `for await` over boundedChunks: no async iterator and no promise per chunk on the
+  // path of every JSON answer. Same bound, same errors.
   return new Promise((resolve, reject) => {
     const body = res.body;
     const parts: Buffer[] = [];
     let size = 0;
-    let tooLarge = false;
+    let exceeded = false;
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > res.maxBytes) {
-        tooLarge = true;
+        exceeded = true;
         body.off('data', onData);
         body.destroy();
-        reject(new UpstreamFailure('too_large', `upstream response exceeds ${res.maxBytes} bytes`));
+        reject(tooLarge(res));
         return;
       }
       parts.push(chunk);
@@ -233,7 +237,7 @@ export function readBodyText(res: UpstreamResponse, signal: Cancellation): Promi
     body.on('data', onData);
     const cleanup = finished(body, (err) => {
       cleanup();
-      if (tooLarge) return;
+      if (exceeded) return;
       if (err) reject(classify(err, signal));
       else
         resolve(
