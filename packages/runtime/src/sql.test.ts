@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { sqlIdentifier, sqlInt, sqlString, sqlStringList } from './sql.js';
+import { sqlIdentifier, sqlInStrings, sqlInt, sqlString, sqlStringList } from './sql.js';
 
 /** Reads a literal back the way ClickHouse's lexer does (for the property test without a server). */
 function unescape(literal: string): string {
@@ -35,6 +35,8 @@ describe('sql literals', () => {
     expect(sqlString('\0\n\t')).toBe("'\\0\\n\\t'");
     expect(sqlStringList([])).toBe('(NULL)');
     expect(sqlStringList(['a', "b'"])).toBe("('a', 'b\\'')");
+    expect(sqlInStrings([])).toBe('(NULL)');
+    expect(sqlInStrings(['a', "b'"])).toBe("(SELECT arrayJoin(['a','b\\'']))");
   });
 
   it('round-trips any string (property)', () => {
