@@ -112,13 +112,14 @@ format_storage() {
   if [[ -s "$KAFKA_DIR/cluster.id" ]]; then
     cid=$(<"$KAFKA_DIR/cluster.id")
   else
-    # 16 random bytes, base64url without padding = a Kafka Uuid string.
+    # 16 random bytes, base64url without padding = a Kafka Uuid string. It starts with '-' one time in 64, so it is
+    # passed as --cluster-id=<id> (as a separate argument it would be read as an option, and the format fail).
     cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
     echo "$cid" >"$KAFKA_DIR/cluster.id"
   fi
   log "formatting KRaft storage (cluster id $cid)"
   java "${JAVA_TOOL_OPTS[@]}" -cp "$LIBS_DIR/*" kafka.tools.StorageTool format \
-    -t "$cid" -c "$PROPS_FILE" --ignore-formatted >"$LOG_DIR/format.log" 2>&1 || {
+    "--cluster-id=$cid" -c "$PROPS_FILE" --ignore-formatted >"$LOG_DIR/format.log" 2>&1 || {
     tail_log "$LOG_DIR/format.log"
     die "kafka-storage format failed"
   }
