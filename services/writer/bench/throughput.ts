@@ -4,10 +4,11 @@
  * stored offset: fetch, decode, the fences, insert with the views, commit).
  *
  *   npx tsx --conditions development services/writer/bench/throughput.ts [--events 100000] [--size 1200]
- *     [--batch ROWS (default: the writer's batchMaxRows)] [--clickhouse-pid PID]
+ *     [--batch ROWS (default: the writer's batchMaxRows)] [--clickhouse-pid PID] [--kafka-pid PID]
+ *     [--compression gzip|none (of the pre-filled topic; default gzip, as ingest-api produces)]
  *
  * Besides events/s it prints the CPU time spent per 1,000 events by this process (the writer, during catch-up)
- * and, given its pid, by the ClickHouse server: on a shared or noisy machine these vary far less than the rate.
+ * and, given their pids, by the ClickHouse server and the Kafka broker: on a shared or noisy machine these vary far less than the rate.
  *
  * Uses KAFKA_BROKERS / CLICKHOUSE_URL; drops what it created.
  */
@@ -25,6 +26,8 @@ const { values } = parseArgs({
     size: { type: 'string', default: '1200' },
     batch: { type: 'string' },
     'clickhouse-pid': { type: 'string' },
+    'kafka-pid': { type: 'string' },
+    compression: { type: 'string', default: 'gzip' },
   },
 });
 const total = Number(values.events);
@@ -54,9 +57,11 @@ const ch = createClient({ url: env.CLICKHOUSE_URL, request_timeout: 120_000 });
 const filler = 'x'.repeat(Math.max(0, size - 700));
 const now = Date.now();
 
-/** CPU time of the ClickHouse server so far, in clock ticks (1/100 s), when its pid was given. */
-function clickhouseTicks(): number | null {
-  const pid = values['clickhouse-pid'];
+const compression = { gzip: CompressionTypes.GZIP, none: CompressionTypes.None }[values.compression];
+if (compression === undefined) throw new Error(`--compression: gzip or none, got ${values.compression}`);
+
+/** CPU time of a process so far, in clock ticks (1/100 s), when its pid was given. */
+function procTicks(pid: string | undefined): number | null {
   if (!pid) return null;
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
@@ -105,7 +110,7 @@ async function produceAll(): Promise<number> {
     await producer.send({
       topic: config.kafka.topics.completions,
       acks: -1,
-      compression: CompressionTypes.GZIP,
+      compression,
       messages,
     });
   }
@@ -154,7 +159,8 @@ try {
   await writer.whenJoined();
   const started = Date.now();
   const cpuStart = process.cpuUsage();
-  const chStart = clickhouseTicks();
+  const chStart = procTicks(values['clickhouse-pid']);
+  const kafkaStart = procTicks(values['kafka-pid']);
   console.log(`writer started and joined its group in ${started - launched} ms`);
   let last = 0;
   while (last < total) {
@@ -163,12 +169,14 @@ try {
   }
   const ms = Date.now() - started;
   const cpu = process.cpuUsage(cpuStart);
-  const chEnd = clickhouseTicks();
+  const chEnd = procTicks(values['clickhouse-pid']);
+  const kafkaEnd = procTicks(values['kafka-pid']);
   console.log(`writer projected ${total} events in ${ms} ms: ${Math.round((total / ms) * 1000)} events/s`);
   const perK = (cpuMs: number) => (cpuMs / (total / 1000)).toFixed(1);
   console.log(
     `cpu per 1,000 events: writer ${perK((cpu.user + cpu.system) / 1000)} ms` +
-      (chStart !== null && chEnd !== null ? `, clickhouse ${perK((chEnd - chStart) * 10)} ms` : ''),
+      (chStart !== null && chEnd !== null ? `, clickhouse ${perK((chEnd - chStart) * 10)} ms` : '') +
+      (kafkaStart !== null && kafkaEnd !== null ? `, kafka ${perK((kafkaEnd - kafkaStart) * 10)} ms` : ''),
   );
   console.log(
     `inserts: ${inserts}, mean ${inserts ? Math.round(insertMs / inserts) : 0} ms, mean rows/insert ${inserts ? Math.round(total / inserts) : 0}`,
