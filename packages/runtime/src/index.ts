@@ -12,3 +12,4 @@ export * from './service-host.js';
 export * from './sql.js';
 export * from './clickhouse.js';
 export * from './backoff-timer.js';
+export * from './process-priority.js';

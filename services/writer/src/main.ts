@@ -1,11 +1,21 @@
 import { parseArgs } from 'node:util';
-import { createHostContext, loadConfig, startHost, stopOnSignals } from '@maniac-gateway/runtime';
+import {
+  DEFAULT_WRITER_NICE,
+  createHostContext,
+  loadConfig,
+  lowerCpuPriority,
+  parseNice,
+  startHost,
+  stopOnSignals,
+} from '@maniac-gateway/runtime';
 import { rebuildProjection } from './rebuild.js';
 import { createWriter } from './writer.js';
 
 /**
  * Standalone writer: `node dist/main.js [--config FILE]` serves /healthz, /readyz and /metrics on WRITER_PORT
- * (default 8082); WRITER_SESSION_TIMEOUT_MS sets the consumer-group session timeout (default 30 s). `--rebuild` replays the topic into fresh tables and swaps them in (see rebuild.ts), then exits.
+ * (default 8082); WRITER_SESSION_TIMEOUT_MS sets the consumer-group session timeout (default 30 s); WRITER_NICE its
+ * CPU priority (default 10, see process-priority.ts; 0 keeps the priority it was started with). `--rebuild` replays
+ * the topic into fresh tables and swaps them in (see rebuild.ts), then exits (at the priority it was started with).
  */
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -17,6 +27,7 @@ async function main(): Promise<void> {
     allowPositionals: false,
   });
   const config = loadConfig({ path: values.config });
+  const nice = values.rebuild ? null : parseNice(process.env.WRITER_NICE, 'WRITER_NICE', DEFAULT_WRITER_NICE);
   const ctx = createHostContext(config, 'writer');
   if (values.rebuild) {
     const result = await rebuildProjection(
@@ -30,6 +41,8 @@ async function main(): Promise<void> {
   // WRITER_SESSION_TIMEOUT_MS: how soon a crashed writer's partitions move to another member (default 30 s; the
   // broker's minimum is 6 s). Fault tests that SIGKILL the writer use a short one.
   const sessionTimeoutMs = Number(process.env.WRITER_SESSION_TIMEOUT_MS ?? 0);
+  // Yields the CPU to ingest-api on a shared machine: the request path first, the projection in the gaps.
+  if (nice !== null) ctx.logger.info({ nice: lowerCpuPriority(nice) }, 'writer CPU priority (nice)');
   const writer = createWriter(config, {
     logger: ctx.logger,
     metrics: ctx.metrics,

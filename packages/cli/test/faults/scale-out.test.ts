@@ -1,5 +1,5 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse, createKafka, createLogger, ControlPlane } from '@maniac-gateway/runtime';
@@ -93,6 +93,13 @@ beforeAll(async () => {
   service('writer-a', 'services/writer/src/main.ts', { WRITER_PORT: String(ports.writerA) });
   service('writer-b', 'services/writer/src/main.ts', { WRITER_PORT: String(ports.writerB) });
   await Promise.all([ready(ports.writerA), ready(ports.writerB)]);
+  // WRITER_NICE defaults to 10: the writers yield the CPU to the ingest instances (nice is field 19 of /proc/PID/stat).
+  for (const w of services) {
+    const stat = readFileSync(`/proc/${w.pid}/stat`, 'utf8');
+    expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]), w.name).toBe(
+      Math.max(10, getPriority()),
+    );
+  }
   service('ingest-a', 'services/ingest-api/src/server.ts', {
     PORT: String(ports.ingestA),
     MANIAC_SPOOL_DIR: mkdtempSync(join(tmpdir(), 'spool-a-')),

@@ -1,0 +1,30 @@
+import { getPriority, setPriority } from 'node:os';
+
+/**
+ * CPU priority of background processes. On a machine the writer shares with ingest-api (a small deployment, the
+ * benchmark), both want the CPU at once: the request path should win, and the projection catch up in the gaps —
+ * Kafka holds the events meanwhile. A Unix nice value does exactly that and costs nothing on a machine of its own
+ * (it only decides who runs when both want to).
+ */
+
+/** The writer's default nice value (CFS gives a nice-10 process ~1/10 the share of a nice-0 one under contention). */
+export const DEFAULT_WRITER_NICE = 10;
+
+/** A nice value from the environment: unset or empty → `fallback`; otherwise an integer 0–19, or an error naming the variable. */
+export function parseNice(raw: string | undefined, name: string, fallback: number): number {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 19) {
+    throw new Error(`${name} must be an integer from 0 to 19 (a Unix nice value), got '${raw}'`);
+  }
+  return value;
+}
+
+/**
+ * Lowers this process's CPU priority to `nice` when it runs at a higher priority now; never raises it (an
+ * unprivileged process cannot, and an operator who started it nicer meant it). Returns the nice value in effect.
+ */
+export function lowerCpuPriority(nice: number): number {
+  if (nice > getPriority()) setPriority(nice);
+  return getPriority();
+}
