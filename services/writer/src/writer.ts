@@ -68,8 +68,6 @@ export interface WriterHooks {
   /** Called as each fetched batch is handed over (tests: a throw here crashes the consumer). */
   onBatch?(): void;
   beforeInsert?(rows: readonly RowKey[]): void | Promise<void>;
-  /** Called when the buffer's fence is queried ahead, with the lookup (settles, never rejects). */
-  onFenceAhead?(lookup: Promise<unknown>): void;
   afterInsert?(info: { rows: readonly RowKey[] }): void | Promise<void>;
 }
 
@@ -130,29 +128,6 @@ class OutageError extends Error {
   ) {
     super(describeError(cause));
   }
-}
-
-/** What ClickHouse already holds of a batch: the highest stored offset per partition, and stored event ids. */
-interface Fence {
-  offsets: Map<number, bigint>;
-  eventIds: Set<string>;
-}
-
-/**
- * The fence of the buffer, queried while the insert before it is still in flight (the lookups cost ClickHouse
- * ~90 ms per 10,000 rows, which otherwise sit between one insert and the next). It is used only if, when the
- * buffer's flight starts, the buffer is the same array with the same items, the assignment generation is the
- * same, and exactly the flight that was in flight has finished and stored all its rows. Then it is as good as a
- * fence queried at that moment: that flight's offsets are all below the buffer's (offsets only grow within a
- * generation), so the offset fence is unchanged, and the event ids it stored — the only rows the lookup may have
- * missed — are added to the stored set.
- */
-interface FenceAhead {
-  items: Item[];
-  count: number;
-  generation: number;
-  flightsStored: number;
-  fence: Promise<Fence | null>;
 }
 
 /** The assignment changed while flushing: the buffered items belong to the previous generation. */
@@ -218,10 +193,6 @@ export class CompletionWriter implements HostedComponent {
   private flushQueued = false;
   /** The background insert in flight (see startFlush). */
   private inflight: Promise<void> | null = null;
-  /** Flights that stored all their rows, and the event ids the last of them stored (see {@link FenceAhead}). */
-  private flightsStored = 0;
-  private lastFlightEventIds: ReadonlySet<string> = new Set();
-  private fenceAhead: FenceAhead | null = null;
 
   private generation = 0;
   private readonly partitions = new Map<number, PartitionState>();
@@ -746,18 +717,6 @@ export class CompletionWriter implements HostedComponent {
    * front of the buffer.
    */
   private async startFlush(): Promise<void> {
-    if (this.inflight && this.buffer.length > 0 && !this.outage) {
-      const items = this.buffer;
-      this.fenceAhead = {
-        items,
-        count: items.length,
-        generation: this.generation,
-        flightsStored: this.flightsStored,
-        // A failed lookup is not an outage yet: the flight queries again and decides.
-        fence: this.queryFence(items).catch(() => null),
-      };
-      this.hooks.onFenceAhead?.(this.fenceAhead.fence);
-    }
     await this.settleInflight();
     if (this.buffer.length === 0 || this.outage || this.state !== 'running') return;
     const flight: Promise<void> = this.flushLocked().then(
@@ -789,8 +748,7 @@ export class CompletionWriter implements HostedComponent {
     let crashed = false;
     this.logger.debug({ events: items.length }, 'flushing');
     try {
-      this.lastFlightEventIds = await this.storeItems(items, generation, done);
-      this.flightsStored++;
+      await this.storeItems(items, generation, done);
       this.logger.debug({ events: items.length }, 'flushed');
       return true;
     } catch (err) {
@@ -815,52 +773,23 @@ export class CompletionWriter implements HostedComponent {
     }
   }
 
-  /**
-   * Fence: what ClickHouse already has of these items — an earlier insert whose response was lost (the connection
-   * failed after the server stored the rows), or another writer that got there during a rebalance. Both lookups
-   * at once: the event-id lookup does not depend on the offset fence's answer (rows it drops are looked up
-   * needlessly, which only costs a few ids).
-   */
-  private async queryFence(items: readonly Item[]): Promise<Fence> {
-    const rows = items.filter((i): i is RowItem => i.kind === 'row').map((i) => i.row);
-    const [offsets, eventIds] = await Promise.all([
-      this.sink.storedOffsets(this.options.topic),
-      this.sink.storedEventIds(rows),
-    ]);
-    return { offsets, eventIds };
-  }
-
-  /** The fence queried ahead for exactly these items, when it still holds (see {@link FenceAhead}). */
-  private async fenceAheadFor(items: Item[], generation: number): Promise<Fence | null> {
-    const ahead = this.fenceAhead;
-    this.fenceAhead = null;
-    if (
-      !ahead ||
-      ahead.items !== items ||
-      ahead.count !== items.length ||
-      ahead.generation !== generation ||
-      this.flightsStored !== ahead.flightsStored + 1
-    ) {
-      return null;
-    }
-    const fence = await ahead.fence;
-    if (!fence) return null;
-    for (const id of this.lastFlightEventIds) fence.eventIds.add(id);
-    return fence;
-  }
-
-  /** Stores the items (fences, dead letters, inserts); returns the event ids of the rows it inserted. */
-  private async storeItems(all: Item[], generation: number, done: Map<number, bigint>): Promise<Set<string>> {
+  private async storeItems(all: Item[], generation: number, done: Map<number, bigint>): Promise<void> {
     const topic = this.options.topic;
+    // Fence: drop whatever ClickHouse already has — an earlier insert whose response was lost (the connection
+    // failed after the server stored the rows), or another writer that got there during a rebalance.
+    // Both fences at once: the event-id lookup does not depend on the offset fence's answer (rows it drops are
+    // looked up needlessly, which only costs a few ids).
+    const rowsOf = (list: Item[]) => list.filter((i): i is RowItem => i.kind === 'row').map((i) => i.row);
     let stored: Map<number, bigint>;
     let storedEvents: Set<string>;
     try {
-      ({ offsets: stored, eventIds: storedEvents } =
-        (await this.fenceAheadFor(all, generation)) ?? (await this.queryFence(all)));
+      [stored, storedEvents] = await Promise.all([
+        this.sink.storedOffsets(topic),
+        this.sink.storedEventIds(rowsOf(all)),
+      ]);
     } catch (err) {
       throw new OutageError(err, all);
     }
-    const insertedIds = new Set<string>();
     let items = all.filter((i) => {
       const last = stored.get(i.partition);
       if (last === undefined || i.offset > last) return true;
@@ -955,7 +884,6 @@ export class CompletionWriter implements HostedComponent {
       this.m.batchBytes.observe(chunk.reduce((n, c) => n + c.bytes, 0));
       this.m.events.inc({ outcome: 'inserted' }, chunk.length);
       for (const c of chunk) {
-        insertedIds.add(c.row.event_id);
         this.m.freshness.observe(Math.max(0, finished - c.row.created_ms) / 1000);
         markDone(done, c.partition, c.offset);
         markDone(rowMax, c.partition, c.offset);
@@ -983,7 +911,6 @@ export class CompletionWriter implements HostedComponent {
           this.logger.warn({ err: describeError(err) }, 'could not record dead-letter offsets'),
         );
     }
-    return insertedIds;
   }
 
   private rejectedLetter(item: RowItem, err: unknown): DeadLetter {
