@@ -1143,7 +1143,7 @@ function summarize(o: {
       (topology === 'one'
         ? '`maniac-gateway start` (ingest-api + writer + query-api in one process'
         : 'ingest-api, writer and query-api as three processes (figures are the ingest-api process; the others ' +
-          'are in the memory table; the writer at its default CPU priority, nice 10 — `WRITER_NICE`)') +
+          'are in the memory table)') +
       `, built JS, LOG_LEVEL=${args['log-level']}), API-key auth, rate limits and a budget set high enough ` +
       'never to trigger, one event per completion to Kafka and on into ClickHouse.',
   );

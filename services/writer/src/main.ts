@@ -14,7 +14,7 @@ import { createWriter } from './writer.js';
 /**
  * Standalone writer: `node dist/main.js [--config FILE]` serves /healthz, /readyz and /metrics on WRITER_PORT
  * (default 8082); WRITER_SESSION_TIMEOUT_MS sets the consumer-group session timeout (default 30 s); WRITER_NICE its
- * CPU priority (default 10, see process-priority.ts; 0 keeps the priority it was started with). `--rebuild` replays
+ * CPU priority as a nice value (default 0: the priority it was started with; see process-priority.ts). `--rebuild` replays
  * the topic into fresh tables and swaps them in (see rebuild.ts), then exits (at the priority it was started with).
  */
 async function main(): Promise<void> {
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   // broker's minimum is 6 s). Fault tests that SIGKILL the writer use a short one.
   const sessionTimeoutMs = Number(process.env.WRITER_SESSION_TIMEOUT_MS ?? 0);
   // Yields the CPU to ingest-api on a shared machine: the request path first, the projection in the gaps.
-  if (nice !== null) ctx.logger.info({ nice: lowerCpuPriority(nice) }, 'writer CPU priority (nice)');
+  if (nice) ctx.logger.info({ nice: lowerCpuPriority(nice) }, 'writer CPU priority (nice)');
   const writer = createWriter(config, {
     logger: ctx.logger,
     metrics: ctx.metrics,
