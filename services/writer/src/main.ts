@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   // WRITER_SESSION_TIMEOUT_MS: how soon a crashed writer's partitions move to another member (default 30 s; the
   // broker's minimum is 6 s). Fault tests that SIGKILL the writer use a short one.
   const sessionTimeoutMs = Number(process.env.WRITER_SESSION_TIMEOUT_MS ?? 0);
-  // Yields the CPU to ingest-api on a shared machine: the request path first, the projection in the gaps.
+  // WRITER_NICE > 0: yields the CPU to ingest-api on a shared machine (requests first, rows later).
   if (nice) ctx.logger.info({ nice: lowerCpuPriority(nice) }, 'writer CPU priority (nice)');
   const writer = createWriter(config, {
     logger: ctx.logger,
