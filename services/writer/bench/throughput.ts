@@ -163,9 +163,15 @@ try {
   const kafkaStart = procTicks(values['kafka-pid']);
   console.log(`writer started and joined its group in ${started - launched} ms`);
   let last = 0;
+  // Sampled with each poll: the fetched batches and the buffered rows are what the writer holds during catch-up.
+  let peakRss = 0;
+  let peakHeap = 0;
   while (last < total) {
     await new Promise((r) => setTimeout(r, 250));
     last = await stored();
+    const mem = process.memoryUsage();
+    peakRss = Math.max(peakRss, mem.rss);
+    peakHeap = Math.max(peakHeap, mem.heapUsed);
   }
   const ms = Date.now() - started;
   const cpu = process.cpuUsage(cpuStart);
@@ -177,6 +183,10 @@ try {
     `cpu per 1,000 events: writer ${perK((cpu.user + cpu.system) / 1000)} ms` +
       (chStart !== null && chEnd !== null ? `, clickhouse ${perK((chEnd - chStart) * 10)} ms` : '') +
       (kafkaStart !== null && kafkaEnd !== null ? `, kafka ${perK((kafkaEnd - kafkaStart) * 10)} ms` : ''),
+  );
+  const mb = (n: number) => Math.round(n / 1024 / 1024);
+  console.log(
+    `memory during catch-up (sampled every 250 ms): peak RSS ${mb(peakRss)} MB, heap used ${mb(peakHeap)} MB`,
   );
   console.log(
     `inserts: ${inserts}, mean ${inserts ? Math.round(insertMs / inserts) : 0} ms, mean rows/insert ${inserts ? Math.round(total / inserts) : 0}`,

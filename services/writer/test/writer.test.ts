@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { makeEvent, produce, queryRows, scalar, waitFor, writerSuite } from './support.js';
 
@@ -173,5 +174,36 @@ describe('writer projects completion events into ClickHouse', () => {
     expect(row?.request_json).toBe(event.request_json);
     expect(row?.error_message).toBe(text);
     expect(row?.tags).toEqual(['ünïcode', '😀']);
+  });
+});
+
+/**
+ * Fetches are small (256 KiB per partition by default): record batches larger than a fetch's limits must still be
+ * consumed whole and in order (the broker returns the first batch of a partition whatever its size).
+ */
+describe('writer with fetch limits below the record batches', () => {
+  const t = writerSuite('fetch', {
+    options: { flushIntervalMs: 200, fetchMaxBytesPerPartition: 8 * 1024, fetchMaxBytes: 16 * 1024 },
+  });
+
+  it('stores every event of batches larger than a fetch, once and in offset order', async () => {
+    const noise = (n: number) => randomBytes(n).toString('base64');
+    const sends = [
+      Array.from({ length: 20 }, () => makeEvent({ metadata_json: JSON.stringify({ pad: noise(1_500) }) })),
+      Array.from({ length: 2 }, () => makeEvent({ metadata_json: JSON.stringify({ pad: noise(40_000) }) })),
+      Array.from({ length: 5 }, () => makeEvent()),
+    ];
+    // One send per record batch, all on partition 0: three batches of ~40 KB, ~107 KB and ~5 KB.
+    for (const events of sends) await produce(t.kafka, t.topic, events, 0);
+    const all = sends.flat();
+    await waitFor('every event stored', async () =>
+      (await scalar(t.ch, `SELECT count() FROM ${t.db}.completions`)) >= all.length ? true : undefined,
+    );
+    const rows = await queryRows<{ event_id: string; kafka_offset: string }>(
+      t.ch,
+      `SELECT event_id, kafka_offset FROM ${t.db}.completions ORDER BY kafka_offset`,
+    );
+    expect(rows.map((r) => r.event_id)).toEqual(all.map((e) => e.event_id));
+    expect(rows.map((r) => Number(r.kafka_offset))).toEqual(all.map((_, i) => i));
   });
 });
