@@ -412,7 +412,10 @@ function headerValue(headers: EventHeaders, name: string): string | undefined {
   }
   if (Array.isArray(raw)) raw = raw[raw.length - 1];
   if (raw === undefined) return undefined;
-  return typeof raw === 'string' ? raw : Buffer.from(raw as Uint8Array).toString('utf8');
+  if (typeof raw === 'string') return raw;
+  // kafkajs hands over Buffers: read in place (`Buffer.from` would copy every message's header first).
+  const bytes = raw as Buffer | Uint8Array;
+  return Buffer.isBuffer(bytes) ? bytes.toString('utf8') : Buffer.from(bytes).toString('utf8');
 }
 
 function invalidPaths(type: Type, value: unknown): string[] {

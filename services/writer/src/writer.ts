@@ -18,6 +18,7 @@ import {
 import { decodeCompletionEventRecord, EventDecodeError } from '@maniac-gateway/schemas';
 import { ClickHouseSink, describeError, isDataError } from './clickhouse-sink.js';
 import { DeadLetterQueue, type DeadLetter } from './dead-letter.js';
+import { bodyOf, LineArena, type LineRange } from './line-arena.js';
 import { migrate } from './migrate.js';
 import { ProjectionError, projectCompletion, type CompletionRow } from './projection.js';
 import { WriterMetrics } from './writer-metrics.js';
@@ -95,17 +96,17 @@ type KafkaMessage = EachBatchPayload['batch']['messages'][number];
  */
 export type RowKey = Pick<CompletionRow, 'event_id' | 'created_ms' | 'kafka_offset'>;
 
-interface RowItem {
+/**
+ * A row waiting for its insert. Its JSONEachRow line was serialised while decoding, so the insert body is ready
+ * when it starts, and written into the writer's {@link LineArena} (`chunk`, `start`, `end`): outside the JS heap,
+ * with no object of its own, so the string dies young instead of living as long as the batch.
+ */
+interface RowItem extends LineRange {
   kind: 'row';
   partition: number;
   offset: bigint;
   message: KafkaMessage;
   row: RowKey;
-  /**
-   * The row as a JSONEachRow line, serialised while decoding so the insert body is ready when it starts; kept as
-   * UTF-8 bytes (outside the JS heap), so the string dies young instead of living as long as the batch.
-   */
-  line: Buffer;
   bytes: number;
 }
 
@@ -198,6 +199,7 @@ export class CompletionWriter implements HostedComponent {
   private readonly lock = new Mutex();
 
   private buffer: Item[] = [];
+  private readonly lines = new LineArena();
   private decodedSinceYield = 0;
   private bufferRows = 0;
   private bufferBytes = 0;
@@ -668,13 +670,13 @@ export class CompletionWriter implements HostedComponent {
     try {
       const event = decodeCompletionEventRecord(message.value, message.headers ?? {});
       const full = projectCompletion(event, { topic, partition, offset: message.offset });
-      const line = Buffer.from(`${JSON.stringify(full)}\n`, 'utf8');
+      const { chunk, start, end } = this.lines.appendLine(JSON.stringify(full));
       const row: RowKey = {
         event_id: full.event_id,
         created_ms: full.created_ms,
         kafka_offset: full.kafka_offset,
       };
-      return { kind: 'row', partition, offset, message, row, line, bytes: line.length };
+      return { kind: 'row', partition, offset, message, row, chunk, start, end, bytes: end - start };
     } catch (err) {
       if (err instanceof EventDecodeError) return dead('decode', err.reason, err.message);
       if (err instanceof ProjectionError) return dead('project', 'invalid_event', err.message);
@@ -860,7 +862,7 @@ export class CompletionWriter implements HostedComponent {
       const started = process.hrtime.bigint();
       try {
         await this.hooks.beforeInsert?.(chunkRows);
-        await this.sink.insertLines(chunk.map((c) => c.line));
+        await this.sink.insertLines(bodyOf(chunk));
       } catch (err) {
         this.m.insertDuration.observe({ outcome: 'error' }, seconds(started));
         if (isDataError(err)) {
