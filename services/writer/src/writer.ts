@@ -107,7 +107,6 @@ interface RowItem extends LineRange {
   offset: bigint;
   message: KafkaMessage;
   row: RowKey;
-  bytes: number;
 }
 
 interface DeadItem {
@@ -676,7 +675,7 @@ export class CompletionWriter implements HostedComponent {
         created_ms: full.created_ms,
         kafka_offset: full.kafka_offset,
       };
-      return { kind: 'row', partition, offset, message, row, chunk, start, end, bytes: end - start };
+      return { kind: 'row', partition, offset, message, row, chunk, start, end };
     } catch (err) {
       if (err instanceof EventDecodeError) return dead('decode', err.reason, err.message);
       if (err instanceof ProjectionError) return dead('project', 'invalid_event', err.message);
@@ -693,7 +692,7 @@ export class CompletionWriter implements HostedComponent {
     this.buffer.push(item);
     if (item.kind === 'row') {
       this.bufferRows++;
-      this.bufferBytes += item.bytes;
+      this.bufferBytes += item.end - item.start;
     }
   }
 
@@ -895,7 +894,7 @@ export class CompletionWriter implements HostedComponent {
       const finished = Date.now();
       this.m.insertDuration.observe({ outcome: 'ok' }, seconds(started));
       this.m.batchRows.observe(chunk.length);
-      this.m.batchBytes.observe(chunk.reduce((n, c) => n + c.bytes, 0));
+      this.m.batchBytes.observe(chunk.reduce((n, c) => n + c.end - c.start, 0));
       this.m.events.inc({ outcome: 'inserted' }, chunk.length);
       for (const c of chunk) {
         this.m.freshness.observe(Math.max(0, finished - c.row.created_ms) / 1000);

@@ -193,7 +193,7 @@ describe('writer with fetch limits below the record batches', () => {
       Array.from({ length: 2 }, () => makeEvent({ metadata_json: JSON.stringify({ pad: noise(40_000) }) })),
       Array.from({ length: 5 }, () => makeEvent()),
     ];
-    // One send per record batch, all on partition 0: three batches of ~40 KB, ~107 KB and ~5 KB.
+    // One send per record batch, all on partition 0: three batches of ~54 KB, ~108 KB and ~4 KB (Avro values).
     for (const events of sends) await produce(t.kafka, t.topic, events, 0);
     const all = sends.flat();
     await waitFor('every event stored', async () =>
