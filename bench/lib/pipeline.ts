@@ -43,6 +43,7 @@ function inList(ids: string[]): string {
 
 export interface FreshnessResult {
   rate: number;
+  warmupSeconds: number;
   seconds: number;
   sent: number;
   ok: number;
@@ -52,6 +53,8 @@ export interface FreshnessResult {
   latencyP99Ms: number;
   /** Response received → row visible, ms (poll interval included: an upper bound). */
   freshness: number[];
+  /** Per second of the run (by response time): where a slow tail comes from — the requests, or the rows. */
+  timeline: FreshnessSecond[];
   neverSeen: number;
   pollMs: number;
   rows: number;
@@ -60,10 +63,21 @@ export interface FreshnessResult {
   queryApiFound: number;
 }
 
+export interface FreshnessSecond {
+  /** From the start of the warm-up. */
+  second: number;
+  warmup: boolean;
+  answered: number;
+  latencyP99Ms: number;
+  freshP50Ms: number;
+  freshP99Ms: number;
+}
+
 /**
- * Sends `rate` req/s for `seconds` (open loop, paced every millisecond), polls ClickHouse every `pollMs` for the
- * ids answered so far, and afterwards checks that each id is stored exactly once and that query-api's get serves
- * a sample of them.
+ * Sends `rate` req/s for `warmupSeconds` + `seconds` (open loop, paced every millisecond), polls ClickHouse every
+ * `pollMs` for the ids answered so far, and afterwards checks that each id is stored exactly once and that
+ * query-api's get serves a sample of them. Request latency and freshness figures are of the requests sent after
+ * the warm-up (the steady state); the timeline and the completeness check cover the warm-up too.
  */
 export async function freshness(o: {
   url: string;
@@ -74,22 +88,33 @@ export async function freshness(o: {
   clickhouse: ClickHouse;
   projectId: string;
   rate: number;
+  /** At the same rate before the measured part, not in the latency or freshness figures. */
+  warmupSeconds: number;
   seconds: number;
   pollMs: number;
   settleMs: number;
 }): Promise<FreshnessResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
-  const total = Math.round(o.rate * o.seconds);
+  const warmupTotal = Math.round(o.rate * o.warmupSeconds);
+  const total = warmupTotal + Math.round(o.rate * o.seconds);
   const respondedAt = new Map<string, number>();
+  /** Ids answered to warm-up requests: stored and timed like the rest, but not in the figures. */
+  const warmupIds = new Set<string>();
   const pending = new Set<string>();
   const fresh: number[] = [];
   const latencies: number[] = [];
+  // By second of the response (from the start): request latencies and freshness.
+  const latencyBySecond: number[][] = [];
+  const freshBySecond: number[][] = [];
+  let t0 = performance.now();
+  const secondOf = (at: number) => Math.max(0, Math.floor((at - t0) / 1000));
+  const push = (into: number[][], second: number, value: number) => (into[second] ??= []).push(value);
   const ids: string[] = [];
   let sent = 0;
   let finished = 0;
   let errors = 0;
 
-  const send = () => {
+  const send = (warmup: boolean) => {
     const started = performance.now();
     const req = request(
       `${o.url}/v1/chat/completions`,
@@ -108,7 +133,8 @@ export async function freshness(o: {
         res.on('end', () => {
           const now = performance.now();
           finished++;
-          latencies.push(now - started);
+          if (!warmup) latencies.push(now - started);
+          push(latencyBySecond, secondOf(now), now - started);
           if (res.statusCode !== 200) {
             errors++;
             return;
@@ -116,6 +142,7 @@ export async function freshness(o: {
           try {
             const id = (JSON.parse(Buffer.concat(parts).toString()) as { id: string }).id;
             respondedAt.set(id, now);
+            if (warmup) warmupIds.add(id);
             pending.add(id);
             ids.push(id);
           } catch {
@@ -131,12 +158,12 @@ export async function freshness(o: {
     req.end(o.body);
   };
 
-  const t0 = performance.now();
+  t0 = performance.now();
   const pacer = setInterval(() => {
     const due = Math.min(total, Math.floor(((performance.now() - t0) * o.rate) / 1000));
     while (sent < due) {
+      send(sent < warmupTotal);
       sent++;
-      send();
     }
     if (sent >= total) clearInterval(pacer);
   }, 1);
@@ -151,7 +178,9 @@ export async function freshness(o: {
     for (const [id] of rows) {
       if (id === undefined || !pending.has(id)) continue;
       pending.delete(id);
-      fresh.push(now - respondedAt.get(id)!);
+      const at = respondedAt.get(id)!;
+      if (!warmupIds.has(id)) fresh.push(now - at);
+      push(freshBySecond, secondOf(at), now - at);
     }
   };
 
@@ -195,8 +224,23 @@ export async function freshness(o: {
     if (res.status === 200 && body.id === id) found++;
   }
   latencies.sort((a, b) => a - b);
+  const sorted = (xs: number[] | undefined) => [...(xs ?? [])].sort((a, b) => a - b);
+  const timeline: FreshnessSecond[] = [];
+  for (let second = 0; second < Math.max(latencyBySecond.length, freshBySecond.length); second++) {
+    const lat = sorted(latencyBySecond[second]);
+    const fr = sorted(freshBySecond[second]);
+    timeline.push({
+      second,
+      warmup: second < o.warmupSeconds,
+      answered: lat.length,
+      latencyP99Ms: percentile(lat, 99),
+      freshP50Ms: percentile(fr, 50),
+      freshP99Ms: percentile(fr, 99),
+    });
+  }
   return {
     rate: o.rate,
+    warmupSeconds: o.warmupSeconds,
     seconds: o.seconds,
     sent,
     ok: ids.length,
@@ -204,6 +248,7 @@ export async function freshness(o: {
     latencyP50Ms: percentile(latencies, 50),
     latencyP99Ms: percentile(latencies, 99),
     freshness: fresh,
+    timeline,
     neverSeen: pending.size,
     pollMs: o.pollMs,
     rows,

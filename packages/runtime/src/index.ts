@@ -13,3 +13,4 @@ export * from './sql.js';
 export * from './clickhouse.js';
 export * from './backoff-timer.js';
 export * from './process-priority.js';
+export * from './env-number.js';

@@ -9,11 +9,11 @@ import {
   stopOnSignals,
 } from '@maniac-gateway/runtime';
 import { rebuildProjection } from './rebuild.js';
-import { createWriter } from './writer.js';
+import { createWriter, writerOptionsFromEnv } from './writer.js';
 
 /**
  * Standalone writer: `node dist/main.js [--config FILE]` serves /healthz, /readyz and /metrics on WRITER_PORT
- * (default 8082); WRITER_SESSION_TIMEOUT_MS sets the consumer-group session timeout (default 30 s); WRITER_NICE its
+ * (default 8082); WRITER_SESSION_TIMEOUT_MS and WRITER_FLUSH_INTERVAL_MS tune it (writerOptionsFromEnv); WRITER_NICE its
  * CPU priority as a nice value (default 0: the priority it was started with; see process-priority.ts). `--rebuild` replays
  * the topic into fresh tables and swaps them in (see rebuild.ts), then exits (at the priority it was started with).
  */
@@ -38,16 +38,13 @@ async function main(): Promise<void> {
     ctx.logger.info(result, 'rebuild finished');
     process.exit(0);
   }
-  // WRITER_SESSION_TIMEOUT_MS: how soon a crashed writer's partitions move to another member (default 30 s; the
-  // broker's minimum is 6 s). Fault tests that SIGKILL the writer use a short one.
-  const sessionTimeoutMs = Number(process.env.WRITER_SESSION_TIMEOUT_MS ?? 0);
   // WRITER_NICE > 0: yields the CPU to ingest-api on a shared machine (requests first, rows later).
   if (nice) ctx.logger.info({ nice: lowerCpuPriority(nice) }, 'writer CPU priority (nice)');
   const writer = createWriter(config, {
     logger: ctx.logger,
     metrics: ctx.metrics,
     kafka: ctx.kafka,
-    ...(sessionTimeoutMs > 0 ? { options: { sessionTimeoutMs } } : {}),
+    options: writerOptionsFromEnv(process.env),
   });
   const port = Number(process.env.WRITER_PORT ?? 8082);
   const host = await startHost(ctx, [writer], { host: config.server.host, port });

@@ -4,6 +4,7 @@ import {
   createClickHouse,
   createKafka,
   ensureTopics,
+  positiveIntEnv,
   type Admin,
   type Consumer,
   type EachBatchPayload,
@@ -219,6 +220,8 @@ export class CompletionWriter implements HostedComponent {
   private outage: { since: number; attempts: number; lastError: string } | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private tickTimer: NodeJS.Timeout | null = null;
+  /** Fires when the buffer's first row is flushIntervalMs old (the tick is the fallback, e.g. after an outage). */
+  private dueTimer: NodeJS.Timeout | null = null;
   private lagTimer: NodeJS.Timeout | null = null;
   private readonly joinWaiters = new Set<() => void>();
 
@@ -406,8 +409,8 @@ export class CompletionWriter implements HostedComponent {
   }
 
   private clearTimers(): void {
-    for (const t of [this.retryTimer, this.tickTimer, this.lagTimer]) if (t) clearTimeout(t);
-    this.retryTimer = this.tickTimer = this.lagTimer = null;
+    for (const t of [this.retryTimer, this.tickTimer, this.dueTimer, this.lagTimer]) if (t) clearTimeout(t);
+    this.retryTimer = this.tickTimer = this.dueTimer = this.lagTimer = null;
     this.consumerRestart.cancel();
   }
 
@@ -688,7 +691,10 @@ export class CompletionWriter implements HostedComponent {
   }
 
   private append(item: Item): void {
-    if (this.buffer.length === 0) this.bufferSince = Date.now();
+    if (this.buffer.length === 0) {
+      this.bufferSince = Date.now();
+      this.armDueTimer();
+    }
     this.buffer.push(item);
     if (item.kind === 'row') {
       this.bufferRows++;
@@ -708,9 +714,27 @@ export class CompletionWriter implements HostedComponent {
     for (const item of [...items, ...rest]) this.append(item);
   }
 
+  /**
+   * A timed flush exactly when the buffer's first row is due: the tick alone (a quarter of the interval) added up
+   * to that much to every row's freshness.
+   */
+  private armDueTimer(delayMs = this.options.flushIntervalMs): void {
+    if (this.dueTimer) return;
+    this.dueTimer = setTimeout(() => {
+      this.dueTimer = null;
+      this.onTick();
+    }, delayMs);
+    this.dueTimer.unref();
+  }
+
   private onTick(): void {
     if (this.state !== 'running' || this.outage || this.flushQueued || this.buffer.length === 0) return;
-    if (Date.now() - this.bufferSince < this.options.flushIntervalMs) return;
+    const early = this.options.flushIntervalMs - (Date.now() - this.bufferSince);
+    if (early > 0) {
+      // A newer buffer than the one the timer was armed for.
+      this.armDueTimer(early);
+      return;
+    }
     this.flushQueued = true;
     void this.lock
       .run(async () => {
@@ -756,13 +780,20 @@ export class CompletionWriter implements HostedComponent {
     if (this.buffer.length === 0) return true;
     const generation = this.generation;
     const items = this.buffer;
+    const bufferedMs = Date.now() - this.bufferSince;
     this.resetBuffer();
     const done = new Map<number, bigint>();
     let crashed = false;
-    this.logger.debug({ events: items.length }, 'flushing');
+    this.logger.debug({ events: items.length, bufferedMs }, 'flushing');
     try {
-      await this.storeItems(items, generation, done);
-      this.logger.debug({ events: items.length }, 'flushed');
+      const started = Date.now();
+      const fenceMs = await this.storeItems(items, generation, done);
+      // Where a row's freshness goes: buffered (the flush interval), waiting for the insert before (pipelined),
+      // the fences, the insert.
+      this.logger.debug(
+        { events: items.length, bufferedMs, fenceMs, tookMs: Date.now() - started },
+        'flushed',
+      );
       return true;
     } catch (err) {
       if (err instanceof OutageError) {
@@ -786,7 +817,9 @@ export class CompletionWriter implements HostedComponent {
     }
   }
 
-  private async storeItems(all: Item[], generation: number, done: Map<number, bigint>): Promise<void> {
+  /** Returns how long the fences took, ms. */
+  private async storeItems(all: Item[], generation: number, done: Map<number, bigint>): Promise<number> {
+    const fenceStarted = Date.now();
     const topic = this.options.topic;
     // Fence: drop whatever ClickHouse already has — an earlier insert whose response was lost (the connection
     // failed after the server stored the rows), or another writer that got there during a rebalance.
@@ -803,6 +836,7 @@ export class CompletionWriter implements HostedComponent {
     } catch (err) {
       throw new OutageError(err, all);
     }
+    const fenceMs = Date.now() - fenceStarted;
     let items = all.filter((i) => {
       const last = stored.get(i.partition);
       if (last === undefined || i.offset > last) return true;
@@ -924,6 +958,7 @@ export class CompletionWriter implements HostedComponent {
           this.logger.warn({ err: describeError(err) }, 'could not record dead-letter offsets'),
         );
     }
+    return fenceMs;
   }
 
   private rejectedLetter(item: RowItem, err: unknown): DeadLetter {
@@ -1090,6 +1125,22 @@ function markDone(map: Map<number, bigint>, partition: number, offset: bigint): 
 
 function seconds(startedNs: bigint): number {
   return Number(process.hrtime.bigint() - startedNs) / 1e9;
+}
+
+/**
+ * The writer's tuning knobs from the environment (the standalone writer and `maniac-gateway start` alike); unset
+ * means the default. WRITER_SESSION_TIMEOUT_MS: how soon a crashed writer's partitions move to another member
+ * (default 30 s; the broker's minimum is 6 s; fault tests that SIGKILL the writer use a short one).
+ * WRITER_FLUSH_INTERVAL_MS: the longest a row waits in the buffer before its insert starts (default 500 ms;
+ * shorter: rows visible sooner, more and smaller inserts for ClickHouse to store and merge).
+ */
+export function writerOptionsFromEnv(env: NodeJS.ProcessEnv): Partial<WriterOptions> {
+  const sessionTimeoutMs = positiveIntEnv(env.WRITER_SESSION_TIMEOUT_MS, 'WRITER_SESSION_TIMEOUT_MS', 0);
+  const flushIntervalMs = positiveIntEnv(env.WRITER_FLUSH_INTERVAL_MS, 'WRITER_FLUSH_INTERVAL_MS', 0);
+  return {
+    ...(sessionTimeoutMs > 0 ? { sessionTimeoutMs } : {}),
+    ...(flushIntervalMs > 0 ? { flushIntervalMs } : {}),
+  };
 }
 
 export function createWriter(config: GatewayConfig, deps: WriterDeps): CompletionWriter {
