@@ -908,11 +908,16 @@ http {
   });
   const outDir = args.out ? resolve(args.out) : join(BENCH, 'results');
   mkdirSync(outDir, { recursive: true });
-  const stamp = startedAt.toISOString().slice(0, 10);
-  const base = join(
-    outDir,
-    [stamp, mode === 'full' ? '' : mode, topology === 'one' ? 'one' : ''].filter(Boolean).join('-'),
-  );
+  const named = (stamp: string) =>
+    join(
+      outDir,
+      [stamp, mode === 'full' ? '' : mode, topology === 'one' ? 'one' : ''].filter(Boolean).join('-'),
+    );
+  // A second run the same day keeps the first: its files get the start time too (2026-12-03-1047).
+  const day = startedAt.toISOString().slice(0, 10);
+  const base = existsSync(`${named(day)}.json`)
+    ? named(`${day}-${startedAt.toISOString().slice(11, 16).replace(':', '')}`)
+    : named(day);
   writeFileSync(`${base}.json`, `${JSON.stringify(result.json, null, 2)}\n`);
   writeFileSync(`${base}.md`, result.markdown);
   const written = [`${base}.json`, `${base}.md`];
