@@ -788,8 +788,8 @@ export class CompletionWriter implements HostedComponent {
     try {
       const started = Date.now();
       const fenceMs = await this.storeItems(items, generation, done);
-      // Where a row's freshness goes: buffered (the flush interval), waiting for the insert before (pipelined),
-      // the fences, the insert.
+      // Where a row's freshness goes: buffered (the flush interval, and any wait for the insert before it to
+      // finish), then the fences, then the insert (tookMs: both).
       this.logger.debug(
         { events: items.length, bufferedMs, fenceMs, tookMs: Date.now() - started },
         'flushed',
