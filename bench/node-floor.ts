@@ -15,7 +15,7 @@ const { values } = parseArgs({
   options: {
     upstream: { type: 'string' },
     port: { type: 'string', default: '0' },
-    connections: { type: 'string', default: '256' },
+    connections: { type: 'string', default: '1024' },
   },
 });
 if (!values.upstream) throw new Error('--upstream is required');

@@ -43,6 +43,12 @@ const ProviderConfig = z.strictObject({
   /** Forward `metadata` to this upstream (OpenAI accepts it only together with store; most others reject it). */
   forward_metadata: z.boolean().default(false),
   timeouts: Timeouts.prefault({}),
+  /**
+   * Connections to this provider per ingest-api process, i.e. requests in flight to it at once (HTTP/1.1: one
+   * each; a stream holds its connection to the end). Requests beyond wait in the pool's queue
+   * (`maniac_upstream_queued_requests`). Long streams need one each: 1,000 concurrent streams need 1,000.
+   */
+  max_connections: z.number().int().positive().default(1024),
   /** Known models, listed by /v1/models; any model is routable regardless. */
   models: z.array(z.string()).default([]),
   /**

@@ -45,10 +45,22 @@ export class Metrics {
     return new Histogram({ name, help, buckets, labelNames: [...labelNames], registers: [this.registry] });
   }
 
-  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
+  /** `collect`, when given, sets the gauge's values at each scrape (state read from elsewhere, e.g. a pool). */
+  gauge<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+    collect?: (gauge: Gauge<L>) => void,
+  ): Gauge<L> {
     const existing = this.gauges.get(name);
     if (existing) return existing as Gauge<L>;
-    const gauge = new Gauge({ name, help, labelNames: [...labelNames], registers: [this.registry] });
+    const gauge: Gauge<L> = new Gauge({
+      name,
+      help,
+      labelNames: [...labelNames],
+      registers: [this.registry],
+      ...(collect ? { collect: () => collect(gauge) } : {}),
+    });
     this.gauges.set(name, gauge as Gauge);
     return gauge;
   }

@@ -26,7 +26,7 @@ import { EventPublisher } from './events/publisher.js';
 import { Spool } from './events/spool.js';
 import { createIngestMetrics } from './metrics.js';
 import { PriceBook, type PriceInput } from './pricing/price-book.js';
-import { UpstreamClient } from './providers/upstream.js';
+import { UpstreamClient, type PoolStats } from './providers/upstream.js';
 import { registerChatRoutes, type ChatAdmission } from './routes/chat.js';
 import { installRequestBounds } from './request-bounds.js';
 import { MemoryCounterStore, type CounterStore } from './limits/counter-store.js';
@@ -69,6 +69,22 @@ export class IngestApi implements HostedComponent {
     this.upstream = new UpstreamClient(config.providers, {
       maxResponseBytes: Math.round(config.server.max_upstream_response_mb * 1024 * 1024),
     });
+    // Read from the pools at each scrape: a provider whose queue grows needs more `max_connections`.
+    const poolGauge = (name: string, help: string, pick: (s: PoolStats) => number) =>
+      deps.metrics.gauge(name, help, ['provider'], (g) => {
+        for (const s of this.upstream.poolStats()) g.set({ provider: s.provider }, pick(s));
+      });
+    poolGauge('maniac_upstream_connections', 'Open connections to the provider', (s) => s.connected);
+    poolGauge(
+      'maniac_upstream_requests_in_flight',
+      'Requests to the provider on a connection',
+      (s) => s.running,
+    );
+    poolGauge(
+      'maniac_upstream_queued_requests',
+      'Requests waiting for a connection to the provider (all max_connections busy)',
+      (s) => s.queued,
+    );
     this.publisher = new EventPublisher({
       topic: config.kafka.topics.completions,
       lingerMs: config.kafka.linger_ms,

@@ -609,6 +609,9 @@ describe('auth, validation and errors', () => {
     ).toBe(true);
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
     expect(metrics).toContain('maniac_completions_total');
+    // Read from the provider pools at the scrape (earlier tests of this file have used the openai pool).
+    expect(metrics).toMatch(/^maniac_upstream_connections\{provider="openai"\} \d+$/m);
+    expect(metrics).toMatch(/^maniac_upstream_queued_requests\{provider="openai"\} 0$/m);
     expect(metrics).not.toContain(gw.apiKey);
   });
 });

@@ -65,3 +65,52 @@ describe('UpstreamClient bodies', () => {
     expect(mock.connectionsAccepted - before).toBeLessThanOrEqual(1);
   });
 });
+
+/**
+ * A provider's connections are bounded by `max_connections`: a request beyond them waits in the pool's queue (it
+ * is counted as queued, which `maniac_upstream_queued_requests` exports) until a connection frees, and is then
+ * served on it.
+ */
+describe('UpstreamClient connection limit', () => {
+  const mock = new MockUpstream();
+  let client: UpstreamClient;
+
+  beforeAll(async () => {
+    await mock.start();
+    const config = testConfig({
+      providers: { openai: { base_url: mock.url, api_key: 'sk-test', max_connections: 2 } },
+    });
+    client = new UpstreamClient(config.providers);
+  });
+
+  afterAll(async () => {
+    await client.close();
+    await mock.stop();
+  });
+
+  it('a request beyond max_connections waits, counted as queued, and is served when one frees', async () => {
+    // Streams that send one event and then hold their connection, like a long generation.
+    mock.script('held', { kind: 'sse', events: openAiStream({ pieces: ['a', 'b'] }), stallAfter: 1 });
+    const body = (model: string) => ({ model, stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    const held = await Promise.all(
+      [0, 1].map(() => client.post('openai', '/chat/completions', body('held'), {}, new Cancellation())),
+    );
+    const third = client.post('openai', '/chat/completions', body('gpt-4o-mini'), {}, new Cancellation());
+
+    const waiting = await pollUntil(() => {
+      const stats = client.poolStats().find((s) => s.provider === 'openai');
+      return stats && stats.queued === 1 ? stats : undefined;
+    });
+    expect(waiting).toMatchObject({ connected: 2, running: 2, queued: 1 });
+    expect(mock.connectionsAccepted).toBe(2);
+    expect(mock.requests.filter((r) => r.model === 'gpt-4o-mini')).toHaveLength(0);
+
+    for (const res of held) res.body.destroy();
+    const res = await third;
+    expect(res.status).toBe(200);
+    for await (const chunk of boundedChunks(res)) if (chunk.includes('[DONE]')) break;
+    finishBody(res, true);
+    expect(mock.requests.filter((r) => r.model === 'gpt-4o-mini')).toHaveLength(1);
+    expect(client.poolStats().find((s) => s.provider === 'openai')?.queued).toBe(0);
+  });
+});

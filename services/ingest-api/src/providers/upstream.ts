@@ -82,6 +82,13 @@ export async function* boundedChunks(res: UpstreamResponse): AsyncGenerator<Buff
   }
 }
 
+export interface PoolStats {
+  provider: string;
+  connected: number;
+  running: number;
+  queued: number;
+}
+
 interface ProviderPool {
   pool: Pool;
   /** The base URL's path (no trailing slash), prefixed to every request path. */
@@ -121,7 +128,7 @@ export class UpstreamClient {
           bodyTimeout: t.idle_ms,
           keepAliveTimeout: 30_000,
           pipelining: 1,
-          connections: 256,
+          connections: provider.max_connections,
         }),
         prefix: url.pathname.replace(/\/+$/, ''),
         totalMs: t.total_ms,
@@ -184,6 +191,14 @@ export class UpstreamClient {
       release();
       throw classify(err, signal);
     }
+  }
+
+  /** Per provider whose pool exists: connections open, requests in flight on them, requests waiting for one. */
+  poolStats(): PoolStats[] {
+    return [...this.pools].map(([provider, { pool }]) => {
+      const { connected, running, queued } = pool.stats;
+      return { provider, connected, running, queued };
+    });
   }
 
   async close(): Promise<void> {

@@ -53,6 +53,7 @@ export function context(
       headers: {},
       forward_metadata: false,
       timeouts: { connect_ms: 1, first_byte_ms: 1, idle_ms: 1, total_ms: 1 },
+      max_connections: 1,
       models: [],
       drop_unsupported_params: false,
       ...provider,
