@@ -183,6 +183,31 @@ export function admittedByWindow(
   return windows;
 }
 
+/**
+ * What is wrong with a burst's admissions under a per-window `limit` (empty: nothing): some request refused, no
+ * window admitting more than the limit, and every window that refused anything admitting exactly the limit. An
+ * admission whose Redis reply outlasted the store's command timeout fails open — served without rate-limit
+ * headers (window 'none') although Redis may have counted it, so its window then shows one fewer by headers:
+ * each such admission allows a window one fewer, and no more (seen once on a loaded CI machine).
+ */
+export function limitViolations(
+  responses: readonly { status: number; reset: string | null }[],
+  limit: number,
+): string[] {
+  const windows = admittedByWindow(responses);
+  const failedOpen = windows.get('none')?.admitted ?? 0;
+  const problems: string[] = [];
+  if (!responses.some((r) => r.status === 429)) problems.push('no request was refused');
+  for (const [window, w] of windows) {
+    if (window === 'none') continue;
+    if (w.admitted > limit) problems.push(`window ${window}: ${w.admitted} admitted, above ${limit}`);
+    if (w.refused > 0 && w.admitted < limit - failedOpen) {
+      problems.push(`window ${window}: ${w.admitted} admitted while refusing (${failedOpen} failed open)`);
+    }
+  }
+  return problems;
+}
+
 /** A complete, valid completion event (a successful non-streamed request) with `overrides` applied. */
 export function sampleCompletionEvent(i: number, overrides: Partial<CompletionEvent> = {}): CompletionEvent {
   return {
