@@ -106,7 +106,7 @@ export async function freshness(o: {
   // By second of the response (from the start): request latencies and freshness.
   const latencyBySecond: number[][] = [];
   const freshBySecond: number[][] = [];
-  let t0 = performance.now();
+  const t0 = performance.now();
   const secondOf = (at: number) => Math.max(0, Math.floor((at - t0) / 1000));
   const push = (into: number[][], second: number, value: number) => (into[second] ??= []).push(value);
   const ids: string[] = [];
@@ -158,7 +158,6 @@ export async function freshness(o: {
     req.end(o.body);
   };
 
-  t0 = performance.now();
   const pacer = setInterval(() => {
     const due = Math.min(total, Math.floor(((performance.now() - t0) * o.rate) / 1000));
     while (sent < due) {

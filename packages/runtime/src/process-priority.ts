@@ -1,4 +1,5 @@
 import { getPriority, setPriority } from 'node:os';
+import { integerEnv } from './env-number.js';
 
 /**
  * CPU priority of background processes. On a machine the writer shares with ingest-api (a small deployment, the
@@ -13,12 +14,11 @@ export const DEFAULT_WRITER_NICE = 0;
 
 /** A nice value from the environment: unset or empty → `fallback`; otherwise an integer 0–19, or an error naming the variable. */
 export function parseNice(raw: string | undefined, name: string, fallback: number): number {
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0 || value > 19) {
-    throw new Error(`${name} must be an integer from 0 to 19 (a Unix nice value), got '${raw}'`);
-  }
-  return value;
+  return integerEnv(raw, name, fallback, {
+    min: 0,
+    max: 19,
+    meaning: 'an integer from 0 to 19 (a Unix nice value)',
+  });
 }
 
 /**
