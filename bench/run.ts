@@ -713,11 +713,13 @@ http {
         `${fresh.ok} answered, ${fresh.rows} rows, ${fresh.uniqueIds} unique, never seen ${fresh.neverSeen}`,
     );
     say(
-      'freshness by second of response, warm-up marked w (request p99 / row p50 / row p99, ms): ' +
+      'freshness by second of response, warm-up marked w (request p99 / row p50 / row p99 / client lag ms, ' +
+        'connections opened): ' +
         fresh.timeline
           .map(
             (s) =>
-              `${s.second}${s.warmup ? 'w' : ''}: ${fmt(s.latencyP99Ms, 0)}/${fmt(s.freshP50Ms, 0)}/${fmt(s.freshP99Ms, 0)}`,
+              `${s.second}${s.warmup ? 'w' : ''}: ${fmt(s.latencyP99Ms, 0)}/${fmt(s.freshP50Ms, 0)}/${fmt(s.freshP99Ms, 0)}` +
+              `/${fmt(s.clientLagMaxMs, 0)} ${s.connectsOpened}`,
           )
           .join(', '),
     );

@@ -71,6 +71,10 @@ export interface FreshnessSecond {
   latencyP99Ms: number;
   freshP50Ms: number;
   freshP99Ms: number;
+  /** This client's own event-loop lag (its longest timer delay that second): a slow client reads answers late. */
+  clientLagMaxMs: number;
+  /** Connections this client opened that second (a request finding every open connection busy opens one). */
+  connectsOpened: number;
 }
 
 /**
@@ -109,6 +113,15 @@ export async function freshness(o: {
   const t0 = performance.now();
   const secondOf = (at: number) => Math.max(0, Math.floor((at - t0) / 1000));
   const push = (into: number[][], second: number, value: number) => (into[second] ??= []).push(value);
+  const clientLag: number[] = [];
+  const connects: number[] = [];
+  let lagTick = performance.now();
+  const lagTimer = setInterval(() => {
+    const now = performance.now();
+    const s = secondOf(now);
+    clientLag[s] = Math.max(clientLag[s] ?? 0, now - lagTick - 10);
+    lagTick = now;
+  }, 10);
   const ids: string[] = [];
   let sent = 0;
   let finished = 0;
@@ -155,6 +168,11 @@ export async function freshness(o: {
       finished++;
       errors++;
     });
+    req.once('socket', (socket) => {
+      if (!socket.connecting) return;
+      const s = secondOf(performance.now());
+      connects[s] = (connects[s] ?? 0) + 1;
+    });
     req.end(o.body);
   };
 
@@ -199,6 +217,7 @@ export async function freshness(o: {
     await sleep(Math.max(0, o.pollMs - (performance.now() - started)));
   }
   clearInterval(pacer);
+  clearInterval(lagTimer);
   agent.destroy();
 
   // Completeness: every answered id stored exactly once (completions is the table of record).
@@ -235,6 +254,8 @@ export async function freshness(o: {
       latencyP99Ms: percentile(lat, 99),
       freshP50Ms: percentile(fr, 50),
       freshP99Ms: percentile(fr, 99),
+      clientLagMaxMs: clientLag[second] ?? 0,
+      connectsOpened: connects[second] ?? 0,
     });
   }
   return {
