@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import avro from 'avsc';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -18,6 +19,7 @@ import {
   encodeCompletionEvent,
   encodeControlEvent,
   loadEventSchemaVersions,
+  safeLongType,
 } from './events.js';
 import type { Attempt, CompletionEvent, ControlEvent, EventSchemaVersion, Usage } from './events.js';
 
@@ -506,6 +508,83 @@ describe('property: completion events round-trip', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('long: exact over the safe integers, in the Avro wire format', () => {
+  // Avro's long: zigzag, then a base-128 varint, low group first — computed with BigInt, independently.
+  const avroLong = (n: bigint): Buffer => {
+    let z = n >= 0n ? n * 2n : -n * 2n - 1n;
+    const bytes: number[] = [];
+    do {
+      const low = Number(z & 0x7fn);
+      z >>= 7n;
+      bytes.push(z > 0n ? low | 0x80 : low);
+    } while (z > 0n);
+    return Buffer.from(bytes);
+  };
+  const record = avro.Type.forSchema(
+    { type: 'record', name: 'OneLong', fields: [{ name: 'n', type: 'long' }] },
+    { registry: { long: safeLongType } },
+  );
+  const edges = [
+    0,
+    1,
+    -1,
+    63,
+    -64,
+    64,
+    2 ** 31 - 1,
+    -(2 ** 31),
+    2 ** 32,
+    -(2 ** 32),
+    1_767_225_600_123,
+    2 ** 52 - 1,
+    2 ** 52,
+    2 ** 52 + 1,
+    -(2 ** 52) + 1,
+    -(2 ** 52),
+    -(2 ** 52) - 1,
+    -(2 ** 52) - 2,
+    2 ** 53 - 2,
+    Number.MAX_SAFE_INTEGER,
+    Number.MIN_SAFE_INTEGER,
+    Number.MIN_SAFE_INTEGER + 1,
+  ];
+
+  it('writes and reads every edge exactly (avsc alone corrupts those below -2^52)', () => {
+    for (const n of edges) {
+      const bytes = record.toBuffer({ n });
+      expect(bytes.equals(avroLong(BigInt(n))), `bytes of ${n}`).toBe(true);
+      expect((record.fromBuffer(bytes) as { n: number }).n).toBe(n);
+    }
+    // What the fast path alone would write for -2^52 - 1: the zigzag form 2^53 + 1 does not fit a double.
+    const builtIn = avro.Type.forSchema({
+      type: 'record',
+      name: 'Plain',
+      fields: [{ name: 'n', type: 'long' }],
+    });
+    expect(builtIn.toBuffer({ n: -(2 ** 52) - 1 }).equals(avroLong(BigInt(-(2 ** 52) - 1)))).toBe(false);
+  });
+
+  it('any safe integer round-trips to the same bytes as the reference', () => {
+    fc.assert(
+      fc.property(fc.maxSafeInteger(), (n) => {
+        const bytes = record.toBuffer({ n });
+        expect(bytes.equals(avroLong(BigInt(n)))).toBe(true);
+        expect((record.fromBuffer(bytes) as { n: number }).n).toBe(n);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('refuses unsafe numbers on write and longs beyond them on read', () => {
+    for (const n of [2 ** 53, -(2 ** 53), 1.5, Number.NaN]) {
+      expect(() => record.toBuffer({ n }), String(n)).toThrow();
+    }
+    for (const n of [2n ** 53n, -(2n ** 53n) - 1n, 2n ** 62n, -(2n ** 63n)]) {
+      expect(() => record.fromBuffer(avroLong(n)), String(n)).toThrow(/outside the safe integer range/);
+    }
   });
 });
 
