@@ -22,6 +22,7 @@ import { DeadLetterQueue, type DeadLetter } from './dead-letter.js';
 import { bodyOf, LineArena, type LineRange } from './line-arena.js';
 import { migrate } from './migrate.js';
 import { ProjectionError, projectCompletion, type CompletionRow } from './projection.js';
+import { completionRowJson } from './row-json.js';
 import { WriterMetrics } from './writer-metrics.js';
 
 /**
@@ -672,7 +673,7 @@ export class CompletionWriter implements HostedComponent {
     try {
       const event = decodeCompletionEventRecord(message.value, message.headers ?? {});
       const full = projectCompletion(event, { topic, partition, offset: message.offset });
-      const { chunk, start, end } = this.lines.appendLine(JSON.stringify(full));
+      const { chunk, start, end } = this.lines.appendLine(completionRowJson(full));
       const row: RowKey = {
         event_id: full.event_id,
         created_ms: full.created_ms,
