@@ -11,27 +11,14 @@ import {
   encodeCompletionEvent,
   type CompletionEvent,
 } from '@maniac-gateway/schemas';
+import { sampleCompletionEvent } from '@maniac-gateway/testkit';
 import { projectCompletion } from '../src/projection.js';
 import { completionRowJson } from '../src/row-json.js';
 
-const base: CompletionEvent = {
-  event_id: '',
-  source: 'completion',
-  completion_id: '',
-  project_id: 'proj_1',
+const base: CompletionEvent = sampleCompletionEvent(0, {
   key_id: 'key_1',
   request_id: 'req_1',
   container: 'support-bot',
-  model: 'openai/gpt-4o',
-  provider: 'openai',
-  upstream_model: 'gpt-4o-2024-08-06',
-  upstream_id: 'chatcmpl-up',
-  stream: false,
-  status: 'success',
-  http_status: 200,
-  error_code: null,
-  error_message: null,
-  finish_reason: 'stop',
   usage: {
     prompt_tokens: 100,
     completion_tokens: 20,
@@ -42,13 +29,11 @@ const base: CompletionEvent = {
   },
   spend_nanos: 123_456,
   latency_ms: 812,
-  ttft_ms: null,
   attempts: [
     { provider: 'openai', model: 'gpt-4o', status: 200, error_code: null, message: null, latency_ms: 800 },
   ],
   tags: ['bench'],
   metadata_json: '{"k":"v"}',
-  trace_json: null,
   request_json: JSON.stringify({
     model: 'openai/gpt-4o',
     messages: [
@@ -76,8 +61,7 @@ const base: CompletionEvent = {
     ],
     usage: { prompt_tokens: 100, completion_tokens: 20, total_tokens: 120 },
   }),
-  created_ms: 1_767_225_600_123,
-};
+});
 const messages = Array.from({ length: 2000 }, (_, i) =>
   encodeCompletionEvent({ ...base, event_id: randomUUID(), completion_id: `chatcmpl-${i}`, latency_ms: i }),
 );

@@ -1,26 +1,15 @@
 import type { CompletionEvent } from '@maniac-gateway/schemas';
+import { sampleCompletionEvent } from '@maniac-gateway/testkit';
 import { describe, expect, it } from 'vitest';
 import { projectCompletion, type CompletionRow } from './projection.js';
 import { completionRowJson } from './row-json.js';
 
-const event: CompletionEvent = {
-  event_id: '0b6f1c1e-5f43-4d6b-9a53-0a1f0f7c2a11',
-  source: 'completion',
-  completion_id: 'chatcmpl-1',
-  project_id: 'proj_1',
+const event: CompletionEvent = sampleCompletionEvent(1, {
   key_id: 'key_1',
   request_id: 'req_1',
   container: 'support-bot',
-  model: 'openai/gpt-4o',
-  provider: 'openai',
-  upstream_model: 'gpt-4o-2024-08-06',
   upstream_id: 'chatcmpl-up',
   stream: true,
-  status: 'success',
-  http_status: 200,
-  error_code: null,
-  error_message: null,
-  finish_reason: 'stop',
   usage: {
     prompt_tokens: 10,
     completion_tokens: 20,
@@ -30,7 +19,6 @@ const event: CompletionEvent = {
     reasoning_tokens: 4,
   },
   spend_nanos: -5,
-  latency_ms: 812,
   ttft_ms: 120,
   attempts: [
     { provider: 'openai', model: 'gpt-4o', status: 200, error_code: null, message: null, latency_ms: 800 },
@@ -38,10 +26,8 @@ const event: CompletionEvent = {
   tags: ['a', 'b'],
   metadata_json: '{"k":"v"}',
   trace_json: '{"id":"tr-1","span_id":"sp"}',
-  request_json: '{"model":"openai/gpt-4o","messages":[]}',
   response_json: '{"id":"chatcmpl-1"}',
-  created_ms: 1_767_225_600_123,
-};
+});
 
 const position = { topic: 'maniac.completions', partition: 3, offset: '18446744073709551615' };
 
