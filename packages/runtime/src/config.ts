@@ -92,6 +92,11 @@ export const GatewayConfigSchema = z.strictObject({
       /** Most bytes of one upstream response, JSON or stream (a failed attempt / `upstream_too_large` frame). */
       max_upstream_response_mb: z.number().positive().max(1024).default(64),
       shutdown_grace_ms: z.number().int().positive().default(15_000),
+      /**
+       * A full garbage collection once the process is idle and this much memory could be given back (external
+       * memory and unused heap above the level after the last one); 0 turns it off. See idle-gc.ts.
+       */
+      idle_gc_mb: z.number().min(0).default(64),
     })
     .prefault({}),
   kafka: z

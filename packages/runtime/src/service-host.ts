@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ControlPlane } from './control-plane.js';
 import type { GatewayConfig } from './config.js';
 import { createHttpServer } from './http.js';
+import { startIdleGc } from './idle-gc.js';
 import { createKafka, type Kafka } from './kafka.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -98,12 +99,27 @@ export async function startHost(
   }
   const url = await app.listen({ host: listen.host, port: listen.port });
   logger.info({ url, components: components.map((c) => c.name) }, 'listening');
+  const idleGcRuns = metrics.counter(
+    'maniac_idle_gc_total',
+    'Full garbage collections run while idle after a burst',
+  );
+  const idleGc = startIdleGc({
+    garbageBytes: config.server.idle_gc_mb * 1024 * 1024,
+    onCollect: ({ reclaimableBytes, durationMs }) => {
+      idleGcRuns.inc();
+      logger.debug(
+        { reclaimable_mb: Math.round(reclaimableBytes / 1048576), duration_ms: Math.round(durationMs) },
+        'idle garbage collection',
+      );
+    },
+  });
   let stopping: Promise<void> | null = null;
   return {
     app,
     url,
     stop: () => {
       stopping ??= (async () => {
+        idleGc?.stop();
         await app.close();
         for (const c of [...components].reverse()) {
           try {
