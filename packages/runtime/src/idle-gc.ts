@@ -38,9 +38,12 @@ export interface IdleGcOptions {
   onCollect?: (info: { reclaimableBytes: number; durationMs: number }) => void;
 }
 
-export interface IdleGc {
+export interface IdleGcDecision {
   /** One check (the interval calls it; tests call it directly). True when it collected. */
   check(): boolean;
+}
+
+export interface IdleGc extends IdleGcDecision {
   stop(): void;
 }
 
@@ -96,7 +99,7 @@ export function startIdleGc(options: IdleGcOptions, deps?: IdleGcDeps): IdleGc |
 }
 
 /** The decision alone, without a timer. */
-export function createIdleGc(options: IdleGcOptions, deps: IdleGcDeps): IdleGc {
+export function createIdleGc(options: IdleGcOptions, deps: IdleGcDeps): IdleGcDecision {
   const idleUtilization = options.idleUtilization ?? 0.02;
   const cooldownMs = options.cooldownMs ?? 30_000;
   // The level that counts as "nothing to give back": measured at start and again at the first check after each
@@ -124,6 +127,5 @@ export function createIdleGc(options: IdleGcOptions, deps: IdleGcDeps): IdleGc {
       options.onCollect?.({ reclaimableBytes: level, durationMs: performance.now() - started });
       return true;
     },
-    stop: () => undefined,
   };
 }
