@@ -7,7 +7,7 @@ import { runInNewContext } from 'node:vm';
  * allocation pushes it to, so the garbage a burst leaves — above all ArrayBuffers (socket reads, request bodies,
  * encoded events) whose owners outlived a scavenge, which only a full collection frees — stays until traffic
  * comes back: after 8 s of 100-KB requests ingest-api sat idle at ~370 MB RSS with ~150 MB of dead external
- * memory for as long as it stayed idle. With one collection in the first quiet seconds (37 ms): external memory
+ * memory through the 40 s it was watched idle. With one collection in the first quiet seconds (37 ms): external memory
  * 289 → 3 MB, RSS 506 → 426 MB (glibc keeps much of the freed memory for reuse).
  *
  * It runs only when the event loop was idle (utilisation below `idleUtilization` over the last interval), the
