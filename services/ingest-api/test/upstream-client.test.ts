@@ -1,6 +1,21 @@
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MockUpstream, openAiStream, pollUntil, testConfig } from '@maniac-gateway/testkit';
-import { Cancellation, UpstreamClient, boundedChunks, finishBody } from '../src/providers/upstream.js';
+import { UpstreamChunks } from '../src/completion/upstream-chunks.js';
+import { openAiAdapter } from '../src/providers/openai.js';
+import {
+  Cancellation,
+  UpstreamClient,
+  finishBody,
+  type UpstreamResponse,
+} from '../src/providers/upstream.js';
+
+/** Reads a stream as the gateway does, up to its [DONE] (the body itself may not have ended yet). */
+async function readToDone(res: UpstreamResponse): Promise<boolean> {
+  const chunks = new UpstreamChunks(res, openAiAdapter.stream({} as never), new Cancellation(), null);
+  expect(await chunks.first()).not.toBeNull();
+  return chunks.forward(() => true, new PassThrough());
+}
 
 /**
  * The upstream client's body handling against a real socket: a body given up before its end is destroyed quietly
@@ -38,7 +53,7 @@ describe('UpstreamClient bodies', () => {
       new Cancellation(),
     );
     expect(res.status).toBe(200);
-    for await (const chunk of boundedChunks(res)) if (chunk.includes('[DONE]')) break;
+    expect(await readToDone(res)).toBe(true);
     expect(res.body.readableEnded).toBe(false);
     finishBody(res, false);
     await pollUntil(() => (res.body.destroyed ? true : undefined), { timeoutMs: 5_000 });
@@ -50,7 +65,13 @@ describe('UpstreamClient bodies', () => {
   it('a completed body is drained, and its connection serves the next request', async () => {
     const before = mock.connectionsAccepted;
     for (let i = 0; i < 3; i++) {
-      await pollUntil(() => (mock.activeResponses === 0 ? true : undefined), { timeoutMs: 5_000 });
+      // The previous exchange is over on both ends: the mock answered, and the pool has its connection back.
+      await pollUntil(() => {
+        const pool = client.poolStats().find((p) => p.provider === 'openai');
+        return mock.activeResponses === 0 && (pool === undefined || pool.free === pool.connected)
+          ? true
+          : undefined;
+      });
       const res = await client.post(
         'openai',
         '/chat/completions',
@@ -58,7 +79,7 @@ describe('UpstreamClient bodies', () => {
         {},
         new Cancellation(),
       );
-      for await (const chunk of boundedChunks(res)) if (chunk.includes('[DONE]')) break;
+      expect(await readToDone(res)).toBe(true);
       finishBody(res, true);
       await pollUntil(() => (res.body.readableEnded || res.body.destroyed ? true : undefined));
     }
@@ -108,7 +129,7 @@ describe('UpstreamClient connection limit', () => {
     for (const res of held) res.body.destroy();
     const res = await third;
     expect(res.status).toBe(200);
-    for await (const chunk of boundedChunks(res)) if (chunk.includes('[DONE]')) break;
+    expect(await readToDone(res)).toBe(true);
     finishBody(res, true);
     expect(mock.requests.filter((r) => r.model === 'gpt-4o-mini')).toHaveLength(1);
     expect(client.poolStats().find((s) => s.provider === 'openai')?.queued).toBe(0);

@@ -22,10 +22,8 @@ import {
   type UpstreamRequestContext,
 } from '../providers/adapter.js';
 import { adapterFor } from '../providers/registry.js';
-import { SseParser } from '../providers/sse.js';
 import {
   UpstreamFailure,
-  boundedChunks,
   finishBody,
   type Cancellation,
   classify,
@@ -40,6 +38,7 @@ import {
   type EventContext,
 } from './event-builder.js';
 import { newCompletionId } from './identity.js';
+import { UpstreamChunks } from './upstream-chunks.js';
 import type { PriceBook } from '../pricing/price-book.js';
 import type { IngestMetrics } from '../metrics.js';
 
@@ -419,8 +418,8 @@ export class CompletionService {
     for (const attempt of run.plan.attempts) {
       const a = this.prepare(run, attempt, true);
       let res: UpstreamResponse;
-      let chunks: AsyncGenerator<Json, boolean>;
-      let first: IteratorResult<Json, boolean>;
+      let chunks: UpstreamChunks;
+      let first: Json | null;
       let opened: UpstreamResponse | null = null;
       try {
         res = await this.send(run, a);
@@ -430,10 +429,10 @@ export class CompletionService {
             return;
           continue;
         }
-        chunks = translatedChunks(res, a, ctx.signal);
+        chunks = upstreamChunks(res, a, ctx.signal);
         // Peek: the first chunk decides whether this attempt is good.
-        first = await chunks.next();
-        if (first.done) throw new UpstreamFailure('reset', 'upstream stream ended before any event');
+        first = await chunks.first();
+        if (first === null) throw new UpstreamFailure('reset', 'upstream stream ended before any event');
       } catch (err) {
         const failure =
           err instanceof StreamProtocolError
@@ -451,7 +450,7 @@ export class CompletionService {
       }
 
       commit();
-      await this.pump(run, a, res, chunks, first.value, out, clientWantsUsage);
+      await this.pump(run, a, res, chunks, first, out, clientWantsUsage);
       return;
     }
     this.exhausted(run);
@@ -462,7 +461,7 @@ export class CompletionService {
     run: RequestRun,
     a: AttemptRun,
     res: UpstreamResponse,
-    chunks: AsyncGenerator<Json, boolean>,
+    chunks: UpstreamChunks,
     first: Json,
     out: Writable,
     clientWantsUsage: boolean,
@@ -474,38 +473,22 @@ export class CompletionService {
     let sawDone = false;
     let streamError: { code: string; message: string } | null = null;
     let cancelled = false;
-    const write = async (data: string): Promise<void> => {
+    // Writes one frame; false when the client's buffer is full (the upstream is paused until it drains).
+    const write = (data: string): boolean => {
       if (out.destroyed) throw new UpstreamFailure('cancelled', 'client disconnected');
-      if (!out.write(`data: ${data}\n\n`)) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            out.off('drain', done);
-            out.off('close', done);
-            resolve();
-          };
-          out.on('drain', done);
-          out.on('close', done);
-        });
-      }
+      return out.write(`data: ${data}\n\n`);
     };
-    const forward = async (chunk: Json): Promise<void> => {
+    const forward = (chunk: Json): boolean => {
       assembler.add(chunk);
       const rewritten = rewriteChunk(chunk, identity, clientWantsUsage);
-      if (rewritten) {
-        await write(JSON.stringify(rewritten));
-        ttftMs ??= Date.now() - run.ctx.receivedMs;
-      }
+      if (!rewritten) return true;
+      const flowing = write(JSON.stringify(rewritten));
+      ttftMs ??= Date.now() - run.ctx.receivedMs;
+      return flowing;
     };
     try {
-      await forward(first);
-      for (;;) {
-        const next = await chunks.next();
-        if (next.done) {
-          sawDone = next.value;
-          break;
-        }
-        await forward(next.value);
-      }
+      forward(first);
+      sawDone = await chunks.forward(forward, out);
       if (!sawDone && !assembler.finished()) {
         streamError = {
           code: 'upstream_stream_truncated',
@@ -527,10 +510,9 @@ export class CompletionService {
     if (!cancelled && !out.destroyed) {
       if (streamError) {
         const details = { request_id: run.ctx.requestId, provider: attempt.provider, model: attempt.slug };
-        await write(JSON.stringify({ error: { ...streamError, details } })).catch(() => undefined);
+        out.write(`data: ${JSON.stringify({ error: { ...streamError, details } })}\n\n`);
       }
-      await write('[DONE]').catch(() => undefined);
-      out.end();
+      out.end('data: [DONE]\n\n');
     }
     const chatRes = assembler.toChatRes(identity);
     this.emit(run, {
@@ -554,42 +536,12 @@ export class CompletionService {
   }
 }
 
-/**
- * The upstream's stream as OpenAI chunks, through the adapter's translator. Returns true when the upstream
- * signalled the end (`[DONE]` or its equivalent), false when the body simply ended.
- */
-async function* translatedChunks(
-  res: UpstreamResponse,
-  a: AttemptRun,
-  signal: Cancellation,
-): AsyncGenerator<Json, boolean> {
-  const translator = a.adapter.stream(a.rctx);
-  if (isJsonContentType(res.headers)) {
-    // Some upstreams ignore `stream: true` and answer JSON: replay it as chunks so the client still streams.
-    const text = await readBodyText(res, signal);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw new UpstreamFailure('reset', 'upstream returned a body that is not JSON');
-    }
-    yield* jsonAsChunks(a.adapter.response(parsed, a.rctx));
-    return true;
-  }
-  const parser = new SseParser();
-  for await (const bytes of boundedChunks(res)) {
-    for (const ev of parser.push(bytes)) {
-      const { chunks, done } = translator.push(ev);
-      yield* chunks;
-      if (done) return true;
-    }
-  }
-  for (const ev of parser.end()) {
-    const { chunks, done } = translator.push(ev);
-    yield* chunks;
-    if (done) return true;
-  }
-  return false;
+/** The upstream's stream as OpenAI chunks, through the adapter's translator (a JSON answer replayed as chunks). */
+function upstreamChunks(res: UpstreamResponse, a: AttemptRun, signal: Cancellation): UpstreamChunks {
+  const json = isJsonContentType(res.headers)
+    ? (parsed: unknown) => jsonAsChunks(a.adapter.response(parsed, a.rctx))
+    : null;
+  return new UpstreamChunks(res, a.adapter.stream(a.rctx), signal, json);
 }
 
 function jsonAsChunks(body: Json): Json[] {

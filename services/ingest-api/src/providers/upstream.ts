@@ -44,7 +44,7 @@ export interface UpstreamResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   /**
-   * The raw response body. Readers enforce `maxBytes` (`readBodyText`, `boundedChunks`): more fails with
+   * The raw response body. Readers enforce `maxBytes` (`readBodyText`, `UpstreamChunks`): more fails with
    * UpstreamFailure too_large. (Counting where the bytes are read is cheaper than a Transform in between.)
    */
   body: Readable;
@@ -54,37 +54,16 @@ export interface UpstreamResponse {
 /** Default bound on one upstream response, JSON or stream (`server.max_upstream_response_mb`). */
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
-/**
- * The body's chunks, failing with `too_large` once more than `maxBytes` came through (a stream's client then
- * gets an `upstream_too_large` error frame; a JSON answer is a failed attempt). The body's own errors (resets,
- * timeouts, aborts) come through unchanged.
- */
-function tooLarge(res: UpstreamResponse): UpstreamFailure {
+/** The failure of a body beyond its bound (a stream's client gets an `upstream_too_large` error frame). */
+export function tooLarge(res: UpstreamResponse): UpstreamFailure {
   return new UpstreamFailure('too_large', `upstream response exceeds ${res.maxBytes} bytes`);
-}
-
-export async function* boundedChunks(res: UpstreamResponse): AsyncGenerator<Buffer, void> {
-  let size = 0;
-  // destroyOnReturn false: a consumer that stops at the protocol's end event (`[DONE]`) leaves the body to
-  // `finishBody`, which drains it so the connection goes back to the pool (destroying a body that has not ended
-  // closes the socket: a new TCP — in production TLS — handshake for the next request).
-  for await (const chunk of res.body.iterator({ destroyOnReturn: false })) {
-    const bytes = chunk as Buffer;
-    size += bytes.length;
-    if (size > res.maxBytes) {
-      // Exactly the first maxBytes come through, however the network happened to cut the chunks.
-      const within = bytes.length - (size - res.maxBytes);
-      if (within > 0) yield bytes.subarray(0, within);
-      res.body.destroy();
-      throw tooLarge(res);
-    }
-    yield bytes;
-  }
 }
 
 export interface PoolStats {
   provider: string;
   connected: number;
+  /** Connections open and ready for the next request (one returns to the pool the tick after its answer ends). */
+  free: number;
   running: number;
   queued: number;
 }
@@ -180,7 +159,7 @@ export class UpstreamClient {
         signal: attempt,
       });
       res.body.once('close', release);
-      // Readers see the body's errors through their iterators; this listener only keeps an error emitted while
+      // Readers see the body's errors through their own listeners; this one only keeps an error emitted while
       // nobody reads (a destroy after [DONE], a reset of an abandoned body) from being an uncaught exception —
       // undici's body emits RequestAbortedError when destroyed before its end. (Found by the fault suite: the
       // crash took an ingest process and its unsent events with it.)
@@ -196,8 +175,8 @@ export class UpstreamClient {
   /** Per provider whose pool exists: connections open, requests in flight on them, requests waiting for one. */
   poolStats(): PoolStats[] {
     return [...this.pools].map(([provider, { pool }]) => {
-      const { connected, running, queued } = pool.stats;
-      return { provider, connected, running, queued };
+      const { connected, free, running, queued } = pool.stats;
+      return { provider, connected, free, running, queued };
     });
   }
 
@@ -231,8 +210,8 @@ export function finishBody(res: UpstreamResponse, completed: boolean, drainMs = 
 
 /** Reads a whole (non-streamed) body as text, bounded. */
 export function readBodyText(res: UpstreamResponse, signal: Cancellation): Promise<string> {
-  // Stream events rather than `for await` over boundedChunks: no async iterator and no promise per chunk on the
-  // path of every JSON answer. Same bound, same errors.
+  // Stream events rather than `for await`: no async iterator and no promise per chunk on the path of every JSON
+  // answer. The same bound and errors as a stream's (UpstreamChunks).
   return new Promise((resolve, reject) => {
     const body = res.body;
     const parts: Buffer[] = [];
