@@ -13,9 +13,10 @@ import { createWriter, writerOptionsFromEnv } from './writer.js';
 
 /**
  * Standalone writer: `node dist/main.js [--config FILE]` serves /healthz, /readyz and /metrics on WRITER_PORT
- * (default 8082); WRITER_SESSION_TIMEOUT_MS and WRITER_FLUSH_INTERVAL_MS tune it (writerOptionsFromEnv); WRITER_NICE its
- * CPU priority as a nice value (default 0: the priority it was started with; see process-priority.ts). `--rebuild` replays
- * the topic into fresh tables and swaps them in (see rebuild.ts), then exits (at the priority it was started with).
+ * (default 8082); WRITER_SESSION_TIMEOUT_MS, WRITER_FLUSH_INTERVAL_MS, WRITER_FETCH_MIN_BYTES and WRITER_FETCH_MAX_WAIT_MS
+ * tune it (writerOptionsFromEnv); WRITER_NICE its CPU priority as a nice value (default 0: the priority it was started
+ * with; see process-priority.ts). `--rebuild` replays the topic into fresh tables and swaps them in (see rebuild.ts),
+ * then exits (at the priority it was started with).
  */
 async function main(): Promise<void> {
   const { values } = parseArgs({

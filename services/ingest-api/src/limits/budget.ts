@@ -30,13 +30,26 @@ interface ProjectSpend {
   loadedAt: number;
 }
 
+/** The UTC month holding the last instant asked about: every request asks, and the answer changes monthly. */
+let cachedMonth = { startMs: 0, endMs: 0, month: '' };
+
+export function monthBounds(ms: number): { startMs: number; endMs: number; month: string } {
+  if (ms >= cachedMonth.startMs && ms < cachedMonth.endMs) return cachedMonth;
+  const d = new Date(ms);
+  cachedMonth = {
+    startMs: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1),
+    endMs: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1),
+    month: d.toISOString().slice(0, 7),
+  };
+  return cachedMonth;
+}
+
 function monthOf(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 7);
+  return monthBounds(ms).month;
 }
 
 function monthStartMs(ms: number): number {
-  const d = new Date(ms);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+  return monthBounds(ms).startMs;
 }
 
 /** The hour boundary below which the writer has certainly stored everything. */
