@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { monthBounds } from './budget.js';
 
 describe('monthBounds', () => {
-  it('answers from its cache inside a month and recomputes across a boundary, either way', () => {
+  it('gives the UTC month of an instant, and its bounds, across month boundaries either way', () => {
     const lastMs = Date.UTC(2026, 0, 31, 23, 59, 59, 999);
     expect(monthBounds(lastMs)).toEqual({
       startMs: Date.UTC(2026, 0, 1),
