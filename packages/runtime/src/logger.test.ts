@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger, fixedInfoLine } from './logger.js';
@@ -48,4 +49,32 @@ describe('fixedInfoLine', () => {
     write?.(',"status":200');
     expect(lines).toHaveLength(1);
   });
+});
+
+describe('createLogger with bufferMs (stdout in chunks)', () => {
+  const script = (ending: string) => `
+    import { createLogger } from ${JSON.stringify(new URL('./logger.ts', import.meta.url).href)};
+    const log = createLogger({ name: 'buffered', level: 'info', bufferMs: 60_000 });
+    for (let i = 0; i < 2000; i++) log.info({ i, pad: 'x'.repeat(i % 97) }, 'line');
+    ${ending}
+  `;
+  const run = (ending: string) =>
+    spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script(ending)], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+
+  for (const [name, ending] of [
+    ['the event loop empties', ''],
+    ['process.exit() is called', 'process.exit(3);'],
+    ['an uncaught exception ends the process', "setTimeout(() => { throw new Error('boom'); }, 5);"],
+  ] as const) {
+    it(`writes every line, in order, when ${name}`, () => {
+      const result = run(ending);
+      const lines = result.stdout.split('\n').filter((l) => l.length > 0);
+      expect(lines.map((l) => (JSON.parse(l) as { i: number }).i)).toEqual(
+        Array.from({ length: 2000 }, (_, i) => i),
+      );
+    });
+  }
 });

@@ -182,6 +182,20 @@ describe('lookup', () => {
     expect(book.lookup('anthropic', 'claude-sonnet-4-5-20990101')).toBeNull();
   });
 
+  it('answers from the entries as they are now, after a lookup was remembered', () => {
+    const b = new PriceBook().extend({ 'x/m': { input: 1, output: 1 } });
+    expect(b.lookup('x', 'M')?.input).toBe(1);
+    expect(b.lookup('x', 'other')).toBeNull();
+    b.extend({ 'x/m': { input: 3, output: 3 }, 'x/other': { input: 4, output: 4 } });
+    expect(b.lookup('x', 'M')?.input).toBe(3);
+    expect(b.lookup('x', 'other')?.input).toBe(4);
+    b.extend({ 'x/m': null });
+    expect(b.lookup('x', 'M')).toBeNull();
+    // Many distinct (client-given) model names: still answered, from a bounded memory.
+    for (let i = 0; i < 10_000; i++) expect(b.lookup('x', `unknown-${i}`)).toBeNull();
+    expect(b.lookup('x', 'other')?.input).toBe(4);
+  });
+
   it('matches case-insensitively', () => {
     expect(book.lookup('OpenAI', 'GPT-4o')).toEqual(book.lookup('openai', 'gpt-4o'));
     expect(book.lookup('together', 'meta-llama/llama-3.3-70b-instruct-turbo')?.input).toBe(0.88);

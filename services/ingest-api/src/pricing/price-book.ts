@@ -206,6 +206,13 @@ function samePrice(a: Price, b: Price): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/** `spendNanos`'s token counts and their rates (USD per million), in the order of the price's parts. */
+const TOKENS = new Float64Array(5);
+const RATES = new Float64Array(5);
+
+/** The most distinct (provider, model) pairs `lookup` remembers. */
+const RESOLVED_MAX = 4096;
+
 function isCount(v: number): boolean {
   return Number.isFinite(v) && v >= 0;
 }
@@ -214,6 +221,11 @@ export class PriceBook {
   private readonly entries = new Map<string, Price>();
   /** Lower-cased slug → slugs, for case-insensitive lookup. */
   private readonly folded = new Map<string, string[]>();
+  /**
+   * `lookup`'s answers by the provider and model as given (two lookups per request, each otherwise building its
+   * aliases and slugs); emptied when the entries change, and when full (model names come from clients).
+   */
+  private readonly resolved = new Map<string, Price | null>();
 
   /** The curated built-in table (prices.ts). Each call returns a fresh, independently extendable book. */
   static builtin(): PriceBook {
@@ -342,6 +354,17 @@ export class PriceBook {
    * match (ambiguous matches with different prices → null). Never strips dated-snapshot suffixes.
    */
   lookup(provider: string, model: string): Price | null {
+    const key = `${provider}\n${model}`;
+    let price = this.resolved.get(key);
+    if (price === undefined) {
+      if (this.resolved.size >= RESOLVED_MAX) this.resolved.clear();
+      price = this.resolve(provider, model);
+      this.resolved.set(key, price);
+    }
+    return price;
+  }
+
+  private resolve(provider: string, model: string): Price | null {
     const p = provider.trim().toLowerCase();
     const candidates = PriceBook.aliases(p, model.trim()).map((m) => slugOf(p, m));
     for (const slug of candidates) {
@@ -385,7 +408,9 @@ export class PriceBook {
     const cached = usage.cached_tokens ?? 0;
     const cacheWrite = usage.cache_creation_tokens ?? 0;
     const reasoning = usage.reasoning_tokens ?? 0;
-    if (![prompt, completion, cached, cacheWrite, reasoning].every(isCount)) return null;
+    const counts =
+      isCount(prompt) && isCount(completion) && isCount(cached) && isCount(cacheWrite) && isCount(reasoning);
+    if (!counts) return null;
     const uncachedPrompt = prompt - cached - cacheWrite;
     const visibleCompletion = completion - reasoning;
     if (uncachedPrompt < 0 || visibleCompletion < 0) return null;
@@ -404,29 +429,38 @@ export class PriceBook {
         return null;
       }
     }
-    const parts: Array<[number, number]> = [
-      [uncachedPrompt, rates.input],
-      [cached, rates.cached_input ?? rates.input],
-      [cacheWrite, rates.cache_write ?? rates.input],
-      [visibleCompletion, rates.output],
-      [reasoning, rates.reasoning ?? rates.output],
-    ];
-    return PriceBook.toNanos(parts);
+    // Into reused arrays: twice per request (the estimate, the real usage), without garbage.
+    TOKENS[0] = uncachedPrompt;
+    RATES[0] = rates.input;
+    TOKENS[1] = cached;
+    RATES[1] = rates.cached_input ?? rates.input;
+    TOKENS[2] = cacheWrite;
+    RATES[2] = rates.cache_write ?? rates.input;
+    TOKENS[3] = visibleCompletion;
+    RATES[3] = rates.output;
+    TOKENS[4] = reasoning;
+    RATES[4] = rates.reasoning ?? rates.output;
+    return PriceBook.toNanos(TOKENS, RATES);
   }
 
   /**
    * Σ tokens × USD-per-million × 1000, rounded once. Prices with at most six decimals (all real ones) are scaled to
    * integer micro-dollars per million tokens so the sum is exact; otherwise it falls back to floating point.
    */
-  private static toNanos(parts: Array<[tokens: number, usdPerMillion: number]>): number | null {
-    const micros = parts.map(([, price]) => Math.round(price * 1e6));
-    const exact = parts.every(([, price], i) => Math.abs((micros[i] ?? 0) - price * 1e6) < 1e-6);
-    if (exact) {
-      // tokens × (USD per million × 1e6) = pico-dollars, exact while below 2^53 (≈ $9000 per request).
-      const picoUsd = parts.reduce((sum, [tokens], i) => sum + tokens * (micros[i] ?? 0), 0);
-      if (Number.isSafeInteger(picoUsd)) return Math.round(picoUsd / 1000);
+  private static toNanos(tokens: Float64Array, usdPerMillion: Float64Array): number | null {
+    let exact = true;
+    let picoUsd = 0;
+    for (let i = 0; i < tokens.length; i++) {
+      const price = usdPerMillion[i] as number;
+      const micros = Math.round(price * 1e6);
+      if (Math.abs(micros - price * 1e6) >= 1e-6) exact = false;
+      picoUsd += (tokens[i] as number) * micros;
     }
-    const nanos = Math.round(parts.reduce((sum, [tokens, price]) => sum + tokens * price, 0) * 1000);
+    // tokens × (USD per million × 1e6) = pico-dollars, exact while below 2^53 (≈ $9000 per request).
+    if (exact && Number.isSafeInteger(picoUsd)) return Math.round(picoUsd / 1000);
+    let usd = 0;
+    for (let i = 0; i < tokens.length; i++) usd += (tokens[i] as number) * (usdPerMillion[i] as number);
+    const nanos = Math.round(usd * 1000);
     return Number.isSafeInteger(nanos) ? nanos : null;
   }
 
@@ -450,6 +484,7 @@ export class PriceBook {
   }
 
   private set(slug: string, price: Price): void {
+    this.resolved.clear();
     if (!this.entries.has(slug)) {
       const key = slug.toLowerCase();
       this.folded.set(key, [...(this.folded.get(key) ?? []), slug]);
@@ -459,6 +494,7 @@ export class PriceBook {
 
   private delete(slug: string): void {
     if (!this.entries.delete(slug)) return;
+    this.resolved.clear();
     const key = slug.toLowerCase();
     const rest = (this.folded.get(key) ?? []).filter((s) => s !== slug);
     if (rest.length > 0) this.folded.set(key, rest);
