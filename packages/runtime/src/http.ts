@@ -71,7 +71,7 @@ class LazyRequestLogger implements FastifyBaseLogger {
   }
 
   get level(): string {
-    return (this.made ?? this.parent).level;
+    return this.made?.level ?? this.options.level ?? this.parent.level;
   }
 
   set level(level: string) {
