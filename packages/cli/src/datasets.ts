@@ -20,6 +20,7 @@ import {
 import {
   ApiError,
   CompressionTypes,
+  completionTopicSpecs,
   ErrorCodes,
   ValidationFailure,
   createClickHouse,
@@ -249,9 +250,7 @@ export async function importDataset(o: ImportOptions): Promise<ImportSummary> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await ensureTopics(admin, [
-      { topic: o.config.kafka.topics.completions, numPartitions: o.config.kafka.completions_partitions },
-    ]);
+    await ensureTopics(admin, [completionTopicSpecs(o.config).completions]);
   } finally {
     await admin.disconnect();
   }

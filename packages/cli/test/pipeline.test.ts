@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import {
@@ -124,6 +125,23 @@ describe('end to end', () => {
     const list = await call('GET', '/v1/chat/completions?limit=1&container=math');
     expect(list.json).toMatchObject({ object: 'list', total: 1 });
     expect((list.json.data as Json[])[0]?.id).toBe(id);
+  });
+
+  it('a prompt larger than Kafka’s default message limit is stored (the writer starts first and creates the topic)', async () => {
+    // ~3 MiB of base64 (random bytes: gzip cannot shrink it under the broker's default 1 MiB). Before, the writer
+    // created the completions topic with Kafka's default max.message.bytes, the broker refused this event and the
+    // gateway moved it to the spool's rejected/ directory: served, never stored.
+    const content = randomBytes(2_300_000).toString('base64');
+    const res = await call('POST', '/v1/chat/completions', {
+      model: 'openai/gpt-4o-mini',
+      messages: [{ role: 'user', content }],
+    });
+    expect(res.status).toBe(200);
+    const item = await stored(String(res.json.id));
+    expect(item.id).toBe(res.json.id);
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toMatch(/^maniac_events_rejected_total 0$/m);
+    expect(metrics).toMatch(/^maniac_events_spooled_total 0$/m);
   });
 
   it('registered examples are listed; re-uploading stored ids skips them', async () => {

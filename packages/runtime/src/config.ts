@@ -120,6 +120,11 @@ export const GatewayConfigSchema = z.strictObject({
       batch_max: z.number().int().positive().default(5000),
       /** How long a produce may take before the batch is spooled instead. */
       produce_timeout_ms: z.number().int().positive().default(5_000),
+      /**
+       * The most event bytes ingest-api holds in memory waiting for Kafka; beyond this (Kafka slower than the
+       * load) what is queued moves to the spool and waits on disk, in order.
+       */
+      queue_max_mb: z.number().positive().max(4096).default(64),
     })
     .prefault({}),
   clickhouse: z

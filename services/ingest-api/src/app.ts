@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import {
   createClickHouse,
+  completionTopicSpecs,
+  completionsMaxMessageBytes,
   ensureTopics,
   topicMaxMessageBytes,
   installAuth,
@@ -90,6 +92,7 @@ export class IngestApi implements HostedComponent {
       lingerMs: config.kafka.linger_ms,
       batchMax: config.kafka.batch_max,
       produceTimeoutMs: config.kafka.produce_timeout_ms,
+      queueMaxBytes: Math.round(config.kafka.queue_max_mb * 1024 * 1024),
       spool: new Spool(config.spool.dir, config.spool.max_bytes),
       kafka: deps.kafka,
       logger: logger.child({ component: 'event-publisher' }),
@@ -196,23 +199,27 @@ export class IngestApi implements HostedComponent {
     const admin = this.deps.kafka.admin();
     await admin.connect();
     try {
-      await ensureTopics(admin, [
-        {
-          topic: this.deps.config.kafka.topics.completions,
-          numPartitions: this.deps.config.kafka.completions_partitions,
-          // One event can carry a whole request body (up to server.body_limit_mb): let it through as one record.
-          maxMessageBytes: Math.max(
-            1024 * 1024,
-            Math.round(this.deps.config.server.body_limit_mb * 2 * 1024 * 1024) + 1024 * 1024,
-          ),
-        },
-        { topic: this.deps.config.kafka.topics.dead_letter, numPartitions: 1 },
-      ]);
+      const topics = completionTopicSpecs(this.deps.config);
+      await ensureTopics(admin, [topics.completions, topics.deadLetter]);
       // Produce requests as large as the topic allows (up to 8 MiB): with the 900 KiB default a produce carried
       // ~460 events, and under sustained load (~3,000 req/s at 256 connections here) the publisher fell behind
       // and its queue grew by ~1,700 events/s (RSS 259 → 350 MB over three 8-s runs).
       const topicMax = await topicMaxMessageBytes(admin, this.deps.config.kafka.topics.completions);
       if (topicMax !== null) this.publisher.setBatchMaxBytes(topicMax);
+      const needed = completionsMaxMessageBytes(this.deps.config);
+      if (topicMax !== null && topicMax < needed) {
+        // A topic made before (by hand, or by an older version's writer with Kafka's default): the broker refuses
+        // every event whose batch is larger, and such events end in the spool's rejected/ directory.
+        this.deps.logger.warn(
+          {
+            topic: this.deps.config.kafka.topics.completions,
+            max_message_bytes: topicMax,
+            needed,
+            body_limit_mb: this.deps.config.server.body_limit_mb,
+          },
+          'the completions topic refuses events larger than its max.message.bytes: raise it to at least `needed` (kafka-configs.sh --alter --entity-type topics --add-config max.message.bytes=…)',
+        );
+      }
       this.deps.logger.debug(
         { topic_max_message_bytes: topicMax, produce_max_bytes: this.publisher.maxBatchBytes },
         'produce batch size',

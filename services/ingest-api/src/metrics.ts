@@ -11,6 +11,7 @@ export interface IngestMetrics {
   eventsRejected: Counter;
   produceDuration: Histogram;
   spoolBytes: Gauge;
+  queueBytes: Gauge;
   kafkaUp: Gauge;
 }
 
@@ -46,6 +47,10 @@ export function createIngestMetrics(metrics: Metrics): IngestMetrics {
       [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     ),
     spoolBytes: metrics.gauge('maniac_spool_bytes', 'Bytes waiting in the local spool'),
+    queueBytes: metrics.gauge(
+      'maniac_event_queue_bytes',
+      'Encoded event bytes waiting in memory for the next produce (bounded by kafka.queue_max_mb)',
+    ),
     kafkaUp: metrics.gauge('maniac_kafka_up', '1 when the last produce to Kafka succeeded'),
   };
 }

@@ -3,6 +3,7 @@ import {
   BackoffTimer,
   createClickHouse,
   createKafka,
+  completionTopicSpecs,
   ensureTopics,
   positiveIntEnv,
   type Admin,
@@ -267,9 +268,10 @@ export class CompletionWriter implements HostedComponent {
     this.admin = this.kafka.admin();
     await this.admin.connect();
     if (o.ensureTopics) {
+      const topics = completionTopicSpecs(this.config);
       await ensureTopics(this.admin, [
-        { topic: o.topic, numPartitions: this.config.kafka.completions_partitions },
-        { topic: o.deadLetterTopic, numPartitions: 1 },
+        { ...topics.completions, topic: o.topic },
+        { ...topics.deadLetter, topic: o.deadLetterTopic },
       ]);
     }
     this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });

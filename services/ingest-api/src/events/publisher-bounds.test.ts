@@ -177,4 +177,63 @@ describe('EventPublisher bounds', { timeout: 20_000 }, () => {
       await publisher.stop();
     }
   });
+  it('when Kafka is slower than the load, memory holds the queue bound and the rest waits on disk, in order', async () => {
+    // Every produce takes 30 ms and carries at most 50 events (~1,700 events/s); events arrive at ~4,000/s.
+    const delivered: string[] = [];
+    const producer = {
+      connect: async () => undefined,
+      disconnect: async () => undefined,
+      send: async ({ messages }: { messages: { key: string }[] }) => {
+        await new Promise((r) => setTimeout(r, 30));
+        for (const m of messages) delivered.push(m.key);
+        return [];
+      },
+    };
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        cb();
+      },
+    });
+    const metrics = new Metrics({ defaultMetrics: false });
+    const queueMaxBytes = 64 * 1024;
+    const publisher = new EventPublisher({
+      topic: 'slow.completions',
+      lingerMs: 1,
+      batchMax: 50,
+      queueMaxBytes,
+      spool: new Spool(mkdtempSync(join(tmpdir(), 'spool-slow-')), 1 << 30, 256 * 1024),
+      kafka: { producer: () => producer } as unknown as Kafka,
+      logger: createLogger({ name: 'test', level: 'warn', destination: sink }),
+      metrics: createIngestMetrics(metrics),
+    });
+    await publisher.start();
+    const emitted: string[] = [];
+    let maxQueued = 0;
+    let eventBytes = 0;
+    try {
+      for (let tick = 0; tick < 200; tick++) {
+        for (let i = 0; i < 20; i++) {
+          const e = event(emitted.length);
+          emitted.push(e.completion_id);
+          publisher.emit(e);
+        }
+        if (tick === 0) eventBytes = publisher.pendingBytes() / 20;
+        maxQueued = Math.max(maxQueued, publisher.pendingBytes());
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await until(async () => delivered.length === emitted.length, 20_000);
+      expect(delivered).toEqual(emitted);
+      // Unbounded, the queue grew by ~2,300 events/s here (~1 MB over the second of load).
+      expect(await metric(metrics, 'maniac_events_spooled_total')).toBeGreaterThan(0);
+      // The bound, plus what arrives while one send is in flight (30 ms at ~4 events/ms, with room for a slow
+      // machine's timers).
+      expect(maxQueued).toBeLessThan(queueMaxBytes + 600 * eventBytes);
+      expect(maxQueued).toBeGreaterThan(0);
+      expect(lines.some((l) => l.includes('Kafka is not keeping up with the load'))).toBe(true);
+    } finally {
+      await publisher.stop();
+    }
+  });
 });

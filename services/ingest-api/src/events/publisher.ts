@@ -31,7 +31,17 @@ export interface PublisherOptions {
    * ({@link EventPublisher.setBatchMaxBytes}).
    */
   batchMaxBytes?: number;
+  /**
+   * The most encoded event bytes held in memory (`kafka.queue_max_mb`, default 64 MiB). When Kafka is slower than
+   * the load (a CPU-starved process, a slow broker) the queue would otherwise grow until the process runs out of
+   * memory; beyond this bound what is queued moves to the spool and is replayed from there, in order.
+   */
+  queueMaxBytes?: number;
 }
+
+const DEFAULT_QUEUE_MAX_BYTES = 64 * 1024 * 1024;
+/** At most one "spilled to the spool" warning per this interval (the spill repeats while the overload lasts). */
+const SPILL_WARN_INTERVAL_MS = 10_000;
 
 /** The largest produce request the publisher builds, whatever the topic allows (memory, and one gzip call). */
 const BATCH_MAX_BYTES_CEILING = 8 * 1024 * 1024;
@@ -57,11 +67,16 @@ export class EventPublisher implements EventSink {
   private idleResolvers: (() => void)[] = [];
 
   private batchMaxBytes: number;
+  private readonly queueMaxBytes: number;
+  /** Bytes (keys and values) of the encoded messages in the queue. */
+  private queuedBytes = 0;
+  private lastSpillWarnAt = -Infinity;
   /** Each produce request goes to one partition, the next one each time. */
   private readonly partitions = partitionPerSend();
 
   constructor(private readonly options: PublisherOptions) {
     this.batchMaxBytes = options.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES;
+    this.queueMaxBytes = options.queueMaxBytes ?? DEFAULT_QUEUE_MAX_BYTES;
   }
 
   /**
@@ -90,6 +105,7 @@ export class EventPublisher implements EventSink {
   /** Non-blocking: encodes and enqueues (throws EventEncodeError for an event that cannot be encoded). */
   emit(event: CompletionEvent): void {
     const { value, headers } = encodeCompletionEvent(event);
+    this.queuedBytes += event.completion_id.length + value.length;
     this.enqueue({ key: event.completion_id, value, headers });
   }
 
@@ -138,6 +154,7 @@ export class EventPublisher implements EventSink {
           const event = item();
           const { value, headers } = encodeCompletionEvent(event);
           this.queue[i] = { key: event.completion_id, value, headers };
+          this.queuedBytes += event.completion_id.length + value.length;
         } catch (err) {
           // An event that cannot be encoded must never stop the others.
           this.queue.splice(i, 1);
@@ -165,6 +182,11 @@ export class EventPublisher implements EventSink {
 
   pending(): number {
     return this.queue.length;
+  }
+
+  /** Bytes of the encoded events waiting in memory (tests, the `maniac_event_queue_bytes` gauge). */
+  pendingBytes(): number {
+    return this.queuedBytes;
   }
 
   /** Resolves when everything emitted so far has been sent or spooled (tests, shutdown). */
@@ -293,10 +315,36 @@ export class EventPublisher implements EventSink {
     const end = batchEnd(ready, 0, this.options.batchMax, this.batchMaxBytes);
     this.queue.splice(0, end);
     this.encoded = Math.max(0, this.encoded - end);
-    return end === ready.length ? ready : ready.slice(0, end);
+    const batch = end === ready.length ? ready : ready.slice(0, end);
+    for (const m of batch) this.queuedBytes -= m.key.length + m.value.length;
+    this.options.metrics.queueBytes.set(this.queuedBytes);
+    return batch;
+  }
+
+  /**
+   * Moves everything queued to the spool when the queue is over its bound. Only between sends (the spool then
+   * holds everything after the last acknowledged batch, in order); replay takes over from there.
+   */
+  private async spillIfOver(): Promise<void> {
+    if (this.queuedBytes <= this.queueMaxBytes) return;
+    const bytes = this.queuedBytes;
+    let events = 0;
+    for (let batch = this.cut(); batch.length > 0; batch = this.cut()) {
+      events += batch.length;
+      await this.spoolBatch(batch);
+    }
+    const now = Date.now();
+    if (now - this.lastSpillWarnAt >= SPILL_WARN_INTERVAL_MS) {
+      this.lastSpillWarnAt = now;
+      this.options.logger.warn(
+        { events, bytes, queue_max_bytes: this.queueMaxBytes },
+        'Kafka is not keeping up with the load: queued events moved to the spool (replayed in order)',
+      );
+    }
   }
 
   private async step(): Promise<void> {
+    await this.spillIfOver();
     const batch = this.cut();
     const spool = this.options.spool;
     if (spool.isEmpty() && batch.length > 0) {
@@ -323,7 +371,11 @@ export class EventPublisher implements EventSink {
     if (spool.isEmpty() || Date.now() < this.nextReplayAt) return;
     try {
       const replayed = await spool.replay(
-        (b) => this.sendOrQuarantine(b),
+        async (b) => {
+          await this.sendOrQuarantine(b);
+          // A segment's replay takes many sends: what arrives meanwhile is bounded too (appended behind it).
+          await this.spillIfOver();
+        },
         this.options.batchMax,
         this.batchMaxBytes,
         1,
