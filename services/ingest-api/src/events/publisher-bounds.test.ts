@@ -236,4 +236,58 @@ describe('EventPublisher bounds', { timeout: 20_000 }, () => {
       await publisher.stop();
     }
   });
+  it('a spool write the disk refuses is counted as dropped and logged, and the publisher goes on', async () => {
+    class FailingSpool extends Spool {
+      failing = true;
+      override async append(messages: Parameters<Spool['append']>[0]): Promise<boolean> {
+        if (this.failing)
+          throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+        return super.append(messages);
+      }
+    }
+    const spool = new FailingSpool(mkdtempSync(join(tmpdir(), 'spool-fail-')), 1 << 30);
+    let up = false;
+    const delivered: string[] = [];
+    const producer = {
+      connect: async () => undefined,
+      disconnect: async () => undefined,
+      send: async ({ messages }: { messages: { key: string }[] }) => {
+        if (!up) throw new Error('broker down');
+        for (const m of messages) delivered.push(m.key);
+        return [];
+      },
+    };
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        cb();
+      },
+    });
+    const metrics = new Metrics({ defaultMetrics: false });
+    const publisher = new EventPublisher({
+      topic: 'fail.completions',
+      lingerMs: 1,
+      batchMax: 10,
+      spool,
+      kafka: { producer: () => producer } as unknown as Kafka,
+      logger: createLogger({ name: 'test', level: 'warn', destination: sink }),
+      metrics: createIngestMetrics(metrics),
+    });
+    await publisher.start();
+    try {
+      for (let i = 0; i < 5; i++) publisher.emit(event(i));
+      await until(async () => (await metric(metrics, 'maniac_events_dropped_total')) === 5);
+      expect(lines.some((l) => l.includes('spool write failed') && l.includes('ENOSPC'))).toBe(true);
+      expect(await metric(metrics, 'maniac_events_spooled_total')).toBe(0);
+      // The disk and the broker recover: later events are delivered.
+      spool.failing = false;
+      up = true;
+      publisher.emit(event(5));
+      await until(async () => delivered.includes('chatcmpl-bounds-5'));
+      expect(delivered).toEqual(['chatcmpl-bounds-5']);
+    } finally {
+      await publisher.stop();
+    }
+  });
 });

@@ -292,7 +292,20 @@ export class EventPublisher implements EventSink {
   }
 
   private async spoolBatch(batch: SpooledMessage[]): Promise<void> {
-    const ok = await this.options.spool.append(batch);
+    let ok: boolean;
+    try {
+      ok = await this.options.spool.append(batch);
+    } catch (err) {
+      // The disk refused the write: these events are lost, and it must show (thrown on, the batch was gone
+      // without a count).
+      this.options.metrics.eventsDropped.inc({ reason: 'spool_error' }, batch.length);
+      this.options.logger.error(
+        { err, events: batch.length, dir: this.options.spool.dir },
+        'spool write failed: completion events dropped (check the spool directory and disk)',
+      );
+      this.options.metrics.spoolBytes.set(this.options.spool.bytes());
+      return;
+    }
     if (ok) {
       this.options.metrics.eventsSpooled.inc(batch.length);
     } else {

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readdirSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -69,6 +69,21 @@ describe('Spool', () => {
     await reopened.replay(async (batch) => void seen.push(...batch.map((m) => m.key)));
     expect(seen).toEqual(['k1', 'k2']);
     await reopened.close();
+  });
+
+  it('skips a segment removed by hand instead of failing the replay for good', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+    // Segments of ~one message: k1, k2, k3 each in its own.
+    const spool = new Spool(dir, 1 << 30, 64);
+    await spool.open();
+    for (const i of [1, 2, 3]) await spool.append([msg(i)]);
+    await spool.close();
+    const [first] = readdirSync(dir).sort();
+    rmSync(join(dir, first as string));
+    const seen: string[] = [];
+    await spool.replay(async (batch) => void seen.push(...batch.map((m) => m.key)));
+    expect(seen).toEqual(['k2', 'k3']);
+    expect(spool.isEmpty()).toBe(true);
   });
 
   it('refuses appends beyond max_bytes', async () => {

@@ -94,8 +94,17 @@ export class Spool {
     if (this.totalBytes + size > this.maxBytes) return false;
     if (!this.handle || this.handleBytes + size > this.segmentMaxBytes) await this.rotate();
     const handle = this.handle as FileHandle;
-    await handle.appendFile(text);
-    await handle.datasync();
+    try {
+      await handle.appendFile(text);
+      await handle.datasync();
+    } catch (err) {
+      // A write that failed part-way (disk full, I/O error) may have left a torn line: the next append starts a
+      // new segment, so that line stays the last of its segment, which replay skips.
+      this.handle = null;
+      this.handleSegment = -1;
+      await handle.close().catch(() => undefined);
+      throw err;
+    }
     this.handleBytes += size;
     this.totalBytes += size;
     return true;
@@ -104,6 +113,8 @@ export class Spool {
   private async rotate(): Promise<void> {
     if (this.handle) await this.handle.close();
     const next = (this.segments.at(-1) ?? 0) + 1;
+    // (Again: the directory may have been removed since the start.)
+    await mkdir(this.dir, { recursive: true });
     this.handle = await open(join(this.dir, segmentName(next)), 'a');
     this.handleSegment = next;
     this.handleBytes = 0;
@@ -155,7 +166,12 @@ export class Spool {
         this.handle = null;
         this.handleSegment = -1;
       }
-      const content = await readFile(path, 'utf8');
+      // A segment removed from under the spool (by hand) is skipped: nothing can be replayed from it, and
+      // failing on it would keep everything behind it on disk for good.
+      const content = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return '';
+        throw err;
+      });
       const messages: SpooledMessage[] = [];
       for (const line of content.split('\n')) {
         if (!line) continue;
