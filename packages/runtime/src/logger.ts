@@ -30,8 +30,9 @@ export interface LoggerConfig {
   /**
    * Without a destination: write stdout through a 4 KiB buffer, flushed at least this often, instead of one
    * synchronous write per line (logging at info, one access line per request, cost ~10 % of ingest-api's CPU per
-   * request; the write is part of that, the serialisation the rest). One such stream per process. Flushed
-   * synchronously on exit, including after a fatal error; a SIGKILL can lose the last interval's lines.
+   * request; the write is part of that, the serialisation the rest). One such stream per process. Each chunk is
+   * one synchronous write (as pino's own stdout destination does per line), so nothing is in flight when the
+   * process ends: flushed on exit, including after a fatal error; a SIGKILL can lose the last interval's lines.
    */
   bufferMs?: number;
 }
@@ -59,7 +60,10 @@ export function createLogger(config: LoggerConfig): Logger {
   };
   if (config.destination) return pino(options, config.destination);
   if (config.bufferMs === undefined) return pino(options);
-  const lines = new ChunkedLines(pino.destination({ dest: 1, sync: false }), 4096);
+  // Synchronous: an asynchronous write still in the thread pool when the process exits is lost (sonic-boom's
+  // flushSync does not re-send it), which lost a whole chunk after an uncaught exception while stdout's reader
+  // was slow (logger.test.ts, 3 runs in 12 under CPU load).
+  const lines = new ChunkedLines(pino.destination({ dest: 1, sync: true }), 4096);
   setInterval(() => lines.flush(), config.bufferMs).unref();
   // After pino's own exit hook has flushed what the file stream still holds (registered when it was created).
   process.once('exit', () => lines.flushSync());
