@@ -43,7 +43,8 @@ async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise
   }
 }
 
-function setup(options: { maxBytes: number; produceTimeoutMs: number; brokers: string[] }) {
+/** A warn-level logger whose lines are kept for assertions. */
+function collectingLogger(): { logger: ReturnType<typeof createLogger>; lines: string[] } {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -51,7 +52,27 @@ function setup(options: { maxBytes: number; produceTimeoutMs: number; brokers: s
       cb();
     },
   });
-  const logger = createLogger({ name: 'test', level: 'warn', destination: sink });
+  return { logger: createLogger({ name: 'test', level: 'warn', destination: sink }), lines };
+}
+
+/** A stand-in broker: each produce takes `delayMs`, and fails while `state.up` is false. */
+function fakeKafka(delayMs: number, state: { up: boolean } = { up: true }) {
+  const delivered: string[] = [];
+  const producer = {
+    connect: async () => undefined,
+    disconnect: async () => undefined,
+    send: async ({ messages }: { messages: { key: string }[] }) => {
+      if (!state.up) throw new Error('broker down');
+      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+      for (const m of messages) delivered.push(m.key);
+      return [];
+    },
+  };
+  return { kafka: { producer: () => producer } as unknown as Kafka, delivered, state };
+}
+
+function setup(options: { maxBytes: number; produceTimeoutMs: number; brokers: string[] }) {
+  const { logger, lines } = collectingLogger();
   const metrics = new Metrics({ defaultMetrics: false });
   const publisher = new EventPublisher({
     topic: 'bounds.completions',
@@ -124,19 +145,7 @@ describe('EventPublisher bounds', { timeout: 20_000 }, () => {
 
   it('while a backlog replays, new events wait on disk, not in memory, and all arrive once, in order', async () => {
     // A broker that is down at first, then up and slowish: every produce takes 20 ms.
-    let up = false;
-    const delivered: string[] = [];
-    const producer = {
-      connect: async () => undefined,
-      disconnect: async () => undefined,
-      send: async ({ messages }: { messages: { key: string }[] }) => {
-        if (!up) throw new Error('broker down');
-        await new Promise((r) => setTimeout(r, 20));
-        for (const m of messages) delivered.push(m.key);
-        return [];
-      },
-    };
-    const kafka = { producer: () => producer } as unknown as Kafka;
+    const { kafka, delivered, state } = fakeKafka(20, { up: false });
     const metrics = new Metrics({ defaultMetrics: false });
     const publisher = new EventPublisher({
       topic: 'replay.completions',
@@ -160,7 +169,7 @@ describe('EventPublisher bounds', { timeout: 20_000 }, () => {
       for (let i = 0; i < 2000; i++) emit();
       await until(async () => (await metric(metrics, 'maniac_events_spooled_total')) === 2000);
       // The broker is back; load goes on at ~1,000 events/s while the backlog replays (~5,000 events/s).
-      up = true;
+      state.up = true;
       let maxPending = 0;
       const deadline = Date.now() + 15_000;
       while (delivered.length < 2000 || publisher.pending() > 100) {
@@ -179,23 +188,8 @@ describe('EventPublisher bounds', { timeout: 20_000 }, () => {
   });
   it('when Kafka is slower than the load, memory holds the queue bound and the rest waits on disk, in order', async () => {
     // Every produce takes 30 ms and carries at most 50 events (~1,700 events/s); events arrive at ~4,000/s.
-    const delivered: string[] = [];
-    const producer = {
-      connect: async () => undefined,
-      disconnect: async () => undefined,
-      send: async ({ messages }: { messages: { key: string }[] }) => {
-        await new Promise((r) => setTimeout(r, 30));
-        for (const m of messages) delivered.push(m.key);
-        return [];
-      },
-    };
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-        cb();
-      },
-    });
+    const { kafka, delivered } = fakeKafka(30);
+    const { logger, lines } = collectingLogger();
     const metrics = new Metrics({ defaultMetrics: false });
     const queueMaxBytes = 64 * 1024;
     const publisher = new EventPublisher({
@@ -204,8 +198,8 @@ describe('EventPublisher bounds', { timeout: 20_000 }, () => {
       batchMax: 50,
       queueMaxBytes,
       spool: new Spool(mkdtempSync(join(tmpdir(), 'spool-slow-')), 1 << 30, 256 * 1024),
-      kafka: { producer: () => producer } as unknown as Kafka,
-      logger: createLogger({ name: 'test', level: 'warn', destination: sink }),
+      kafka,
+      logger,
       metrics: createIngestMetrics(metrics),
     });
     await publisher.start();
@@ -246,32 +240,16 @@ describe('EventPublisher bounds', { timeout: 20_000 }, () => {
       }
     }
     const spool = new FailingSpool(mkdtempSync(join(tmpdir(), 'spool-fail-')), 1 << 30);
-    let up = false;
-    const delivered: string[] = [];
-    const producer = {
-      connect: async () => undefined,
-      disconnect: async () => undefined,
-      send: async ({ messages }: { messages: { key: string }[] }) => {
-        if (!up) throw new Error('broker down');
-        for (const m of messages) delivered.push(m.key);
-        return [];
-      },
-    };
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-        cb();
-      },
-    });
+    const { kafka, delivered, state } = fakeKafka(0, { up: false });
+    const { logger, lines } = collectingLogger();
     const metrics = new Metrics({ defaultMetrics: false });
     const publisher = new EventPublisher({
       topic: 'fail.completions',
       lingerMs: 1,
       batchMax: 10,
       spool,
-      kafka: { producer: () => producer } as unknown as Kafka,
-      logger: createLogger({ name: 'test', level: 'warn', destination: sink }),
+      kafka,
+      logger,
       metrics: createIngestMetrics(metrics),
     });
     await publisher.start();
@@ -282,7 +260,7 @@ describe('EventPublisher bounds', { timeout: 20_000 }, () => {
       expect(await metric(metrics, 'maniac_events_spooled_total')).toBe(0);
       // The disk and the broker recover: later events are delivered.
       spool.failing = false;
-      up = true;
+      state.up = true;
       publisher.emit(event(5));
       await until(async () => delivered.includes('chatcmpl-bounds-5'));
       expect(delivered).toEqual(['chatcmpl-bounds-5']);
