@@ -184,7 +184,7 @@ export class EventPublisher implements EventSink {
     return this.queue.length;
   }
 
-  /** Bytes of the encoded events waiting in memory (tests, the `maniac_event_queue_bytes` gauge). */
+  /** Bytes of the encoded events waiting in memory (the gauge `maniac_event_queue_bytes` is set as batches are cut). */
   pendingBytes(): number {
     return this.queuedBytes;
   }
