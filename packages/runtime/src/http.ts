@@ -141,10 +141,23 @@ function installHttpConventions(app: FastifyInstance, options: HttpServerOptions
   const accessLine = fixedInfoLine(options.logger, 'request');
   app.addHook('onResponse', (request, reply, done) => {
     try {
-      accessLog(request, reply, metrics, accessLine);
+      accessLog(request, reply, metrics, accessLine, reply.statusCode);
     } finally {
       done();
     }
+  });
+  // A response that never finishes (the client left: a cancelled stream, a timeout on the client's side) gets no
+  // onResponse: it is logged and counted here instead, as status 499 (nginx's "client closed request").
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.raw.once('close', () => {
+      if (reply.raw.writableFinished) return;
+      // (Checked again a turn later: an in-process response, Fastify's inject, closes before it finishes.) A
+      // response ended by the handler whose socket closed before it was flushed never finishes either.
+      setImmediate(() => {
+        if (!reply.raw.writableFinished) accessLog(request, reply, metrics, accessLine, CLIENT_CLOSED);
+      });
+    });
+    done();
   });
 
   app.setNotFoundHandler(async (request, reply) => {
@@ -166,16 +179,20 @@ function installHttpConventions(app: FastifyInstance, options: HttpServerOptions
   });
 }
 
-/** The http metrics and the one access-log line of a finished request. */
+/** The status an access line and the http metrics give a request whose client left before its response ended. */
+const CLIENT_CLOSED = 499;
+
+/** The http metrics and the one access-log line of a finished (or abandoned) request. */
 function accessLog(
   request: FastifyRequest,
   reply: FastifyReply,
   metrics: Metrics | undefined,
   accessLine: ((fields: string) => void) | null,
+  status: number,
 ): void {
   const route = request.routeOptions.url ?? 'unmatched';
   if (metrics) {
-    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.httpRequests.inc({ method: request.method, route, status: String(status) });
     metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   }
   if (route.startsWith('/healthz') || route.startsWith('/readyz') || route.startsWith('/metrics')) return;
@@ -183,7 +200,7 @@ function accessLog(
   if (accessLine) {
     // The same line as the fallback below (the request child's binding, then the fields), built directly.
     accessLine(
-      `,"request_id":${JSON.stringify(request.id)},"method":${JSON.stringify(request.method)},"route":${JSON.stringify(route)},"status":${reply.statusCode},"ms":${Number.isFinite(ms) ? ms : 0}`,
+      `,"request_id":${JSON.stringify(request.id)},"method":${JSON.stringify(request.method)},"route":${JSON.stringify(route)},"status":${status},"ms":${Number.isFinite(ms) ? ms : 0}`,
     );
     return;
   }
@@ -191,7 +208,7 @@ function accessLog(
     {
       method: request.method,
       route,
-      status: reply.statusCode,
+      status,
       ms,
     },
     'request',
