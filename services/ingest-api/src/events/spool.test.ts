@@ -1,8 +1,8 @@
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Spool, batchEnd, type SpooledMessage } from './spool.js';
+import { SegmentReader, Spool, batchEnd, type SpooledMessage } from './spool.js';
 
 function msg(i: number): SpooledMessage {
   return {
@@ -93,6 +93,89 @@ describe('Spool', () => {
     expect(await spool.append([msg(2), msg(3), msg(4)])).toBe(false);
     expect(spool.bytes()).toBeLessThanOrEqual(200);
     await spool.close();
+  });
+});
+
+describe('SegmentReader (replay reads a segment as a stream)', () => {
+  async function segmentOf(messages: SpooledMessage[]): Promise<string> {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+    const spool = new Spool(dir, 1 << 30);
+    await spool.open();
+    await spool.append(messages);
+    await spool.close();
+    const [segment] = readdirSync(dir);
+    return join(dir, segment as string);
+  }
+
+  it('has read one chunk, not the whole segment, when it returns the first message', async () => {
+    const messages = Array.from({ length: 200 }, (_, i) => ({
+      key: `k${i}`,
+      value: Buffer.alloc(10_000, i),
+      headers: {},
+    }));
+    const path = await segmentOf(messages);
+    const size = statSync(path).size;
+    expect(size).toBeGreaterThan(2_000_000);
+    const reader = new SegmentReader(path, 64 * 1024);
+    const first = await reader.next();
+    expect(first?.key).toBe('k0');
+    expect(reader.bytesRead).toBe(64 * 1024);
+    let n = 1;
+    let m: SpooledMessage | undefined;
+    while ((m = await reader.next()) !== undefined) {
+      expect(m.key).toBe(`k${n}`);
+      expect(m.value.equals(Buffer.alloc(10_000, n))).toBe(true);
+      n++;
+    }
+    expect(n).toBe(200);
+    expect(reader.bytesRead).toBe(size);
+  });
+
+  it('reassembles lines longer than its chunk, and skips a torn tail that spans chunks', async () => {
+    const messages = Array.from({ length: 5 }, (_, i) => ({
+      key: `k${i}`,
+      value: Buffer.from(`${i}`.repeat(30_000 + i)),
+      headers: { h: `${i}` },
+    }));
+    const path = await segmentOf(messages);
+    appendFileSync(path, `{"k":"torn","v":"${'A'.repeat(10_000)}`);
+    const reader = new SegmentReader(path, 4096);
+    const seen: SpooledMessage[] = [];
+    let m: SpooledMessage | undefined;
+    while ((m = await reader.next()) !== undefined) seen.push(m);
+    expect(seen.map((x) => x.key)).toEqual(['k0', 'k1', 'k2', 'k3', 'k4']);
+    expect(seen.map((x) => x.value.toString())).toEqual(messages.map((x) => x.value.toString()));
+    expect(seen[3]?.headers).toEqual({ h: '3' });
+  });
+
+  it('replays and resumes the same way with a read chunk of a few bytes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+    const first = new Spool(dir, 1 << 30, undefined, 7);
+    await first.open();
+    await first.append(Array.from({ length: 10 }, (_, i) => msg(i)));
+    const seen: string[] = [];
+    let calls = 0;
+    await expect(
+      first.replay(async (batch) => {
+        calls++;
+        if (calls === 2) throw new Error('kafka down');
+        seen.push(...batch.map((x) => x.key));
+      }, 4),
+    ).rejects.toThrow('kafka down');
+    await first.close();
+    expect(seen).toEqual(['k0', 'k1', 'k2', 'k3']);
+    const second = new Spool(dir, 1 << 30, undefined, 5);
+    await second.open();
+    const batches: number[] = [];
+    await second.replay(async (batch) => {
+      batches.push(batch.length);
+      seen.push(...batch.map((x) => x.key));
+    }, 4);
+    expect(batches).toEqual([4, 2]);
+    expect(seen).toEqual(Array.from({ length: 10 }, (_, i) => `k${i}`));
+    expect(second.isEmpty()).toBe(true);
+    expect(second.bytes()).toBe(0);
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
 

@@ -14,6 +14,11 @@ export interface SpooledMessage {
  */
 export const DEFAULT_BATCH_MAX_BYTES = 900 * 1024;
 
+/** What a message counts for in a batch's byte bound (its value and key, plus an allowance for the framing). */
+export function messageBytes(m: SpooledMessage): number {
+  return m.value.length + m.key.length + 64;
+}
+
 /** The end index of the batch starting at `start`: at most `maxCount` messages and `maxBytes` (at least one). */
 export function batchEnd(
   messages: readonly SpooledMessage[],
@@ -24,8 +29,7 @@ export function batchEnd(
   let end = start;
   let bytes = 0;
   while (end < messages.length && end - start < maxCount) {
-    const m = messages[end] as SpooledMessage;
-    const size = m.value.length + m.key.length + 64;
+    const size = messageBytes(messages[end] as SpooledMessage);
     if (end > start && bytes + size > maxBytes) break;
     bytes += size;
     end++;
@@ -35,6 +39,99 @@ export function batchEnd(
 
 const SEGMENT_RE = /^(\d{12})\.spool$/;
 const SEGMENT_MAX_BYTES = 64 * 1024 * 1024;
+const READ_CHUNK_BYTES = 1024 * 1024;
+const NEWLINE = 0x0a;
+/** Stands for a message replay skips (acknowledged before): parsed to be counted, its value never decoded. */
+const SKIPPED: SpooledMessage = { key: '', value: Buffer.alloc(0), headers: {} };
+
+/**
+ * Reads one spool segment's JSON lines a message at a time, `chunkBytes` of the file at a time, so replaying a
+ * segment holds one read chunk and the batch being sent rather than the whole segment (as a string, its lines and
+ * their decoded values: ~3× a 64-MiB segment at once). A line that does not parse — a torn write at the tail of a
+ * segment, never acknowledged to anyone — is skipped. A segment that does not exist reads as empty.
+ */
+export class SegmentReader {
+  /** Bytes read from the file so far (all of it once `next()` has returned undefined). */
+  bytesRead = 0;
+  private handle: FileHandle | null = null;
+  private ended = false;
+  private chunk: Buffer = Buffer.alloc(0);
+  private pos = 0;
+  /** The start of the current line, when it began in an earlier chunk. */
+  private partial: Buffer[] = [];
+
+  constructor(
+    readonly path: string,
+    private readonly chunkBytes = READ_CHUNK_BYTES,
+  ) {}
+
+  /** The next message, or undefined at the end. With `skip`, the message is counted but its value not decoded. */
+  async next(skip = false): Promise<SpooledMessage | undefined> {
+    for (;;) {
+      const nl = this.chunk.indexOf(NEWLINE, this.pos);
+      if (nl !== -1) {
+        const piece = this.chunk.subarray(this.pos, nl);
+        this.pos = nl + 1;
+        const line = this.partial.length > 0 ? Buffer.concat([...this.partial, piece]) : piece;
+        this.partial = [];
+        const m = parseLine(line, skip);
+        if (m) return m;
+        continue;
+      }
+      if (this.pos < this.chunk.length) this.partial.push(this.chunk.subarray(this.pos));
+      this.chunk = await this.read();
+      this.pos = 0;
+      if (this.chunk.length === 0) {
+        // The end: a last line without its newline is parsed too (it is skipped unless complete).
+        const rest = this.partial.length > 0 ? Buffer.concat(this.partial) : undefined;
+        this.partial = [];
+        return rest ? parseLine(rest, skip) : undefined;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    const handle = this.handle;
+    this.handle = null;
+    this.ended = true;
+    if (handle) await handle.close();
+  }
+
+  private async read(): Promise<Buffer> {
+    if (this.ended) return Buffer.alloc(0);
+    if (!this.handle) {
+      try {
+        this.handle = await open(this.path, 'r');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        this.ended = true;
+        return Buffer.alloc(0);
+      }
+    }
+    // A fresh buffer per read: lines spanning chunks keep views of earlier ones.
+    const buffer = Buffer.allocUnsafe(this.chunkBytes);
+    const { bytesRead } = await this.handle.read(buffer, 0, buffer.length, null);
+    if (bytesRead === 0) {
+      await this.close();
+      return Buffer.alloc(0);
+    }
+    this.bytesRead += bytesRead;
+    return buffer.subarray(0, bytesRead);
+  }
+}
+
+function parseLine(line: Buffer, skip: boolean): SpooledMessage | undefined {
+  if (line.length === 0) return undefined;
+  let parsed: { k: string; v: string; h: Record<string, string> };
+  try {
+    parsed = JSON.parse(line.toString('utf8')) as { k: string; v: string; h: Record<string, string> };
+  } catch {
+    // torn write at the tail of a segment (crash mid-append): it was never acknowledged to anyone
+    return undefined;
+  }
+  if (skip) return SKIPPED;
+  return { key: parsed.k, value: Buffer.from(parsed.v, 'base64'), headers: parsed.h };
+}
 
 function segmentName(n: number): string {
   return `${String(n).padStart(12, '0')}.spool`;
@@ -59,6 +156,8 @@ export class Spool {
     readonly maxBytes: number,
     /** A segment is closed for appends beyond this size (the unit of one replay step). */
     private readonly segmentMaxBytes = SEGMENT_MAX_BYTES,
+    /** How much of a segment replay reads at a time. */
+    private readonly readChunkBytes = READ_CHUNK_BYTES,
   ) {}
 
   async open(): Promise<void> {
@@ -166,22 +265,6 @@ export class Spool {
         this.handle = null;
         this.handleSegment = -1;
       }
-      // A segment removed from under the spool (by hand) is skipped: nothing can be replayed from it, and
-      // failing on it would keep everything behind it on disk for good.
-      const content = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return '';
-        throw err;
-      });
-      const messages: SpooledMessage[] = [];
-      for (const line of content.split('\n')) {
-        if (!line) continue;
-        try {
-          const parsed = JSON.parse(line) as { k: string; v: string; h: Record<string, string> };
-          messages.push({ key: parsed.k, value: Buffer.from(parsed.v, 'base64'), headers: parsed.h });
-        } catch {
-          // torn write at the tail of a segment (crash mid-append): it was never acknowledged to anyone
-        }
-      }
       // Progress = how many of this segment's messages Kafka has acknowledged.
       let done = 0;
       try {
@@ -189,18 +272,38 @@ export class Spool {
       } catch {
         done = 0;
       }
-      for (let i = done; i < messages.length;) {
-        const end = batchEnd(messages, i, batchSize, batchMaxBytes);
-        const batch = messages.slice(i, end);
+      // The segment is read as a stream (one batch and one read chunk in memory, not the whole segment).
+      const reader = new SegmentReader(path, this.readChunkBytes);
+      let batch: SpooledMessage[] = [];
+      let batchBytes = 0;
+      let acknowledged = done;
+      const flush = async (): Promise<void> => {
         await send(batch);
         sent += batch.length;
-        i = end;
-        await writeFile(progressPath, String(i));
+        acknowledged += batch.length;
+        batch = [];
+        batchBytes = 0;
+        await writeFile(progressPath, String(acknowledged));
+      };
+      try {
+        for (let index = 0; ; index++) {
+          const m = await reader.next(index < done);
+          if (m === undefined) break;
+          if (index < done) continue;
+          const size = messageBytes(m);
+          if (batch.length > 0 && (batch.length >= batchSize || batchBytes + size > batchMaxBytes))
+            await flush();
+          batch.push(m);
+          batchBytes += size;
+        }
+        if (batch.length > 0) await flush();
+      } finally {
+        await reader.close();
       }
       await rm(progressPath, { force: true });
       await rm(path, { force: true });
       this.segments.shift();
-      this.totalBytes = Math.max(0, this.totalBytes - Buffer.byteLength(content));
+      this.totalBytes = Math.max(0, this.totalBytes - reader.bytesRead);
     }
     return sent;
   }
