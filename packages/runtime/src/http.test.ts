@@ -16,6 +16,7 @@ function server() {
   const logger = createLogger({ name: 'http-test', level: 'info', destination });
   const app = createHttpServer({ logger, bodyLimitBytes: 1024 });
   app.get('/ok', async () => ({ ok: true }));
+  app.get('/items/:id', async (request) => ({ id: (request.params as { id: string }).id }));
   app.get('/boom', async () => {
     throw new Error('internal detail');
   });
@@ -90,5 +91,38 @@ describe('request logging', () => {
     }
     expect(lines.filter((l) => l.request_id === 'req_done')).toMatchObject([{ status: 200 }]);
     await app.close();
+  });
+});
+
+describe('errors the router raises', () => {
+  it('answers a path parameter beyond the router limit with a 404 in the spec envelope, not a 414', async () => {
+    const { app, lines } = server();
+    const ok = await app.inject({ method: 'GET', url: `/items/${'a'.repeat(200)}` });
+    expect(ok.statusCode).toBe(200);
+    const res = await app.inject({
+      method: 'GET',
+      url: `/items/${encodeURIComponent('T\u0335\u0321o invoke the hive-mind '.repeat(20))}`,
+      headers: { 'x-request-id': 'req-long-param' },
+    });
+    expect(res.statusCode).toBe(404);
+    expect(res.headers['x-request-id']).toBe('req-long-param');
+    expect(res.json()).toEqual({
+      error: {
+        code: 'not_found',
+        message: expect.stringContaining('longer than 200 characters') as unknown,
+        details: { request_id: 'req-long-param' },
+      },
+    });
+    expect(lines.filter((l) => l.request_id === 'req-long-param')).toMatchObject([{ status: 404 }]);
+  });
+
+  it('answers a malformed percent-encoding with a 400 in the spec envelope', async () => {
+    const { app } = server();
+    const res = await app.inject({ method: 'GET', url: '/items/%E0%A4%A' });
+    expect(res.statusCode).toBe(400);
+    const body = res.json<{ error: { code: string; details: Record<string, unknown> } }>();
+    expect(body.error.code).toBe('invalid_request');
+    expect(body.error.details.reason).toBe('FST_ERR_BAD_URL');
+    expect(typeof body.error.details.request_id).toBe('string');
   });
 });

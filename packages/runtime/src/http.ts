@@ -14,6 +14,8 @@ import type { Bindings, ChildLoggerOptions, LogFn } from 'pino';
 import type { Metrics } from './metrics.js';
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+/** The longest path parameter the router matches (ids, container names); a longer one is a 404. */
+const MAX_PARAM_LENGTH = 200;
 
 export interface HttpServerOptions {
   logger: Logger;
@@ -29,6 +31,7 @@ export interface HttpServerOptions {
  * parser whose failures are 422 `json_invalid`, and a JSON 404. Services register their app plugins on it.
  */
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+  const accessLine = fixedInfoLine(options.logger, 'request');
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: options.bodyLimitBytes,
@@ -45,9 +48,30 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     return503OnClosing: true,
     // On close: idle keep-alive connections are closed at once; requests in flight finish first.
     forceCloseConnections: 'idle',
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    // Errors the router raises before any route runs — a path parameter longer than maxParamLength, a malformed
+    // percent-encoding — get the spec's envelope as well, not Fastify's own body (and its undocumented 414).
+    frameworkErrors: (error, request, routerReply) => {
+      const reply = routerReply as FastifyReply;
+      const rendered =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? {
+              status: 404,
+              headers: {},
+              body: errorEnvelope(
+                ErrorCodes.notFound,
+                `No such resource: a path parameter is longer than ${MAX_PARAM_LENGTH} characters`,
+                { request_id: request.id },
+              ),
+            }
+          : renderError(error, request);
+      for (const [name, value] of Object.entries(rendered.headers)) reply.header(name, value);
+      // No route ran, so no hook does: the access line and the http metric are written here.
+      reply.raw.once('finish', () => accessLog(request, reply, options.metrics, accessLine, rendered.status));
+      void reply.code(rendered.status).header('x-request-id', request.id).send(rendered.body);
+    },
   });
-  installHttpConventions(app, options);
+  installHttpConventions(app, options, accessLine);
   return app;
 }
 
@@ -106,7 +130,11 @@ function parseJsonBody(body: string): unknown {
   }
 }
 
-function installHttpConventions(app: FastifyInstance, options: HttpServerOptions): void {
+function installHttpConventions(
+  app: FastifyInstance,
+  options: HttpServerOptions,
+  accessLine: ((fields: string) => void) | null,
+): void {
   app.removeAllContentTypeParsers();
   // Every body is parsed as JSON whatever its declared type: clients that forget the header get a useful 422
   // rather than a 415.
@@ -138,7 +166,6 @@ function installHttpConventions(app: FastifyInstance, options: HttpServerOptions
   });
 
   const metrics = options.metrics;
-  const accessLine = fixedInfoLine(options.logger, 'request');
   app.addHook('onResponse', (request, reply, done) => {
     try {
       accessLog(request, reply, metrics, accessLine, reply.statusCode);
