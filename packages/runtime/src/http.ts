@@ -53,20 +53,9 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     // percent-encoding — get the spec's envelope as well, not Fastify's own body (and its undocumented 414).
     frameworkErrors: (error, request, routerReply) => {
       const reply = routerReply as FastifyReply;
-      const rendered =
-        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
-          ? {
-              status: 404,
-              headers: {},
-              body: errorEnvelope(
-                ErrorCodes.notFound,
-                `No such resource: a path parameter is longer than ${MAX_PARAM_LENGTH} characters`,
-                { request_id: request.id },
-              ),
-            }
-          : renderError(error, request);
+      const rendered = renderError(error, request);
       for (const [name, value] of Object.entries(rendered.headers)) reply.header(name, value);
-      // No route ran, so no hook does: the access line and the http metric are written here.
+      // No route ran, so no hook does: the request id header, the access line and the http metric are set here.
       reply.raw.once('finish', () => accessLog(request, reply, options.metrics, accessLine, rendered.status));
       void reply.code(rendered.status).header('x-request-id', request.id).send(rendered.body);
     },
@@ -263,6 +252,19 @@ export function renderError(error: unknown, request: FastifyRequest): RenderedEr
   }
   const fastifyCode = (error as { code?: unknown }).code;
   const statusCode = (error as { statusCode?: unknown }).statusCode;
+  if (fastifyCode === 'FST_ERR_MAX_PARAM_LENGTH') {
+    // The router refuses to match a longer path parameter: no resource has such an id (Fastify's own answer is
+    // a 414, a status the spec does not have).
+    return {
+      status: 404,
+      headers: {},
+      body: errorEnvelope(
+        ErrorCodes.notFound,
+        `No such resource: a path parameter is longer than ${MAX_PARAM_LENGTH} characters`,
+        { request_id: requestId },
+      ),
+    };
+  }
   if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     return {
       status: 413,

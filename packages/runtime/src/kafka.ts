@@ -29,7 +29,7 @@ const gunzipAsync = promisify(gunzip);
  *
  * Both directions also size zlib's output buffer from the input ({@link gzipChunkSize}): Node's asynchronous zlib
  * hands back one output buffer per trip to the thread pool, and each trip waits for a turn of the event loop.
- * With the default 16 KiB, an 8 MiB produce request made ~100 trips and a 1 MiB fetch ~250 — under a busy loop
+ * With the default 16 KiB, an 8 MiB produce request made ~100 trips and a 1 MiB fetch ~290 — under a busy loop
  * (~100 ms a turn in ingest-api at 64 connections of 100-KB prompts) one produce took 8.4 s and timed out.
  */
 // (CommonJS: `CompressionCodecs` is not a named export under Node's ESM loader.)

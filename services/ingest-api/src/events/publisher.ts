@@ -9,7 +9,7 @@ import {
 import type { IngestMetrics } from '../metrics.js';
 import type { EventSink } from '../completion/service.js';
 import type { Spool } from './spool.js';
-import { DEFAULT_BATCH_MAX_BYTES, batchEnd, type SpooledMessage } from './spool.js';
+import { DEFAULT_BATCH_MAX_BYTES, batchEnd, messageBytes, type SpooledMessage } from './spool.js';
 
 export interface PublisherOptions {
   topic: string;
@@ -68,7 +68,7 @@ export class EventPublisher implements EventSink {
 
   private batchMaxBytes: number;
   private readonly queueMaxBytes: number;
-  /** Bytes (keys and values) of the encoded messages in the queue. */
+  /** Bytes of the encoded messages in the queue, as batches count them ({@link messageBytes}). */
   private queuedBytes = 0;
   private lastSpillWarnAt = -Infinity;
   /** Each produce request goes to one partition, the next one each time. */
@@ -105,8 +105,9 @@ export class EventPublisher implements EventSink {
   /** Non-blocking: encodes and enqueues (throws EventEncodeError for an event that cannot be encoded). */
   emit(event: CompletionEvent): void {
     const { value, headers } = encodeCompletionEvent(event);
-    this.queuedBytes += event.completion_id.length + value.length;
-    this.enqueue({ key: event.completion_id, value, headers });
+    const message = { key: event.completion_id, value, headers };
+    this.queuedBytes += messageBytes(message);
+    this.enqueue(message);
   }
 
   /**
@@ -153,8 +154,9 @@ export class EventPublisher implements EventSink {
         try {
           const event = item();
           const { value, headers } = encodeCompletionEvent(event);
-          this.queue[i] = { key: event.completion_id, value, headers };
-          this.queuedBytes += event.completion_id.length + value.length;
+          const message = { key: event.completion_id, value, headers };
+          this.queue[i] = message;
+          this.queuedBytes += messageBytes(message);
         } catch (err) {
           // An event that cannot be encoded must never stop the others.
           this.queue.splice(i, 1);
@@ -329,7 +331,7 @@ export class EventPublisher implements EventSink {
     this.queue.splice(0, end);
     this.encoded = Math.max(0, this.encoded - end);
     const batch = end === ready.length ? ready : ready.slice(0, end);
-    for (const m of batch) this.queuedBytes -= m.key.length + m.value.length;
+    for (const m of batch) this.queuedBytes -= messageBytes(m);
     this.options.metrics.queueBytes.set(this.queuedBytes);
     return batch;
   }
