@@ -60,10 +60,12 @@ program
   .action(async () => {
     const cfg = config();
     const ctx = createHostContext(cfg, 'gateway');
-    const host = await startHost(ctx, composeComponents(ctx), {
-      host: cfg.server.host,
-      port: cfg.server.port,
-    });
+    const host = await startHost(
+      ctx,
+      composeComponents(ctx),
+      { host: cfg.server.host, port: cfg.server.port },
+      { servesChat: true },
+    );
     stopOnSignals(host, ctx.logger, cfg.server.shutdown_grace_ms);
     // First run: a project and a key so a newcomer can make a request right away (printed once, never logged).
     if (ctx.controlPlane.projects().length === 0 && process.env.MANIAC_NO_BOOTSTRAP !== '1') {

@@ -97,6 +97,11 @@ export const GatewayConfigSchema = z.strictObject({
        * memory and unused heap above the level after the last one); 0 turns it off. See idle-gc.ts.
        */
       idle_gc_mb: z.number().min(0).default(64),
+      /**
+       * V8's old-generation growth past what a full collection left, for the processes that serve chat
+       * (ingest-api, `start`); 0 leaves V8's own (up to 4×). See heap-growth.ts.
+       */
+      heap_growing_percent: z.number().int().min(0).max(1_000).default(50),
     })
     .prefault({}),
   kafka: z

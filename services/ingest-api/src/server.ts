@@ -7,8 +7,10 @@ const configPath = process.argv.includes('--config')
   : undefined;
 const config = loadConfig({ path: configPath });
 const ctx = createHostContext(config, 'ingest-api');
-const host = await startHost(ctx, [new IngestApi(ctx)], {
-  host: config.server.host,
-  port: config.server.port,
-});
+const host = await startHost(
+  ctx,
+  [new IngestApi(ctx)],
+  { host: config.server.host, port: config.server.port },
+  { servesChat: true },
+);
 stopOnSignals(host, ctx.logger, config.server.shutdown_grace_ms);
