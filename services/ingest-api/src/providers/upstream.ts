@@ -1,7 +1,19 @@
 import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
 import { finished, type Readable } from 'node:stream';
-import { Pool } from 'undici';
+import type { Dispatcher, Pool as UndiciPool } from 'undici';
 import type { ProviderConfig } from '@maniac-gateway/runtime';
+
+// undici's Pool and request modules alone, not the package's index, which loads all of undici (fetch, WebSocket,
+// the cache, mock and proxy dispatchers) and adds `request` and the other calls to every dispatcher's prototype.
+// `request` is called on the pool instead. upstream-pool.test.ts checks both are what the package exports.
+const undiciModule = createRequire(import.meta.url);
+const Pool = undiciModule('undici/lib/dispatcher/pool.js') as typeof UndiciPool;
+type Pool = UndiciPool;
+const poolRequest = undiciModule('undici/lib/api/api-request.js') as (
+  this: Pool,
+  options: Dispatcher.RequestOptions,
+) => Promise<Dispatcher.ResponseData>;
 
 /**
  * HTTP to upstream providers with undici: one keep-alive pool per provider, no pipelining, and the four
@@ -151,7 +163,7 @@ export class UpstreamClient {
       signal.off('abort', onClientAbort);
     };
     try {
-      const res = await pool.request({
+      const res = await poolRequest.call(pool, {
         path: prefix + path,
         method: 'POST',
         headers,
