@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 
 /** V8's option for how far the old generation may grow past what a full collection left (1 + percent / 100). */
-export const HEAP_GROWING_FLAG = '--heap-growing-percent';
+const HEAP_GROWING_FLAG = '--heap-growing-percent';
 
 export interface HeapGrowthDeps {
   /** The process's own node options: a flag given there wins over the configured value. */

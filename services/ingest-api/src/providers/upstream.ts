@@ -6,7 +6,7 @@ import type { ProviderConfig } from '@maniac-gateway/runtime';
 
 // undici's Pool and request modules alone, not the package's index, which loads all of undici (fetch, WebSocket,
 // the cache, mock and proxy dispatchers) and adds `request` and the other calls to every dispatcher's prototype.
-// `request` is called on the pool instead. upstream-pool.test.ts checks both are what the package exports.
+// `request` is called on the pool instead. startup-modules.test.ts checks both are what the package exports.
 const undiciModule = createRequire(import.meta.url);
 const Pool = undiciModule('undici/lib/dispatcher/pool.js') as typeof UndiciPool;
 type Pool = UndiciPool;

@@ -1,0 +1,61 @@
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * Runs `code` in a child process after importing ingest-api's app (this worker's module cache already holds what
+ * other tests loaded, undici's index among them); `cached(part)` tells whether a loaded CommonJS module's path
+ * contains `part`. Returns what the code printed, parsed.
+ */
+function afterImportingApp(code: string): unknown {
+  const app = JSON.stringify(fileURLToPath(new URL('./app.ts', import.meta.url)));
+  const out = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      `import { createRequire } from 'node:module';
+       await import(${app});
+       const cached = (part) => Object.keys(createRequire(import.meta.url).cache).some((p) => p.includes(part));
+       ${code}`,
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  return JSON.parse(out.stdout);
+}
+
+describe('what ingest-api loads at start-up', () => {
+  it("undici's Pool and request modules, not the package's index; not ioredis", () => {
+    expect(
+      afterImportingApp(`console.log(JSON.stringify({
+        pool: cached('/undici/lib/dispatcher/pool.js'),
+        index: cached('/undici/index.js'),
+        ioredis: cached('/ioredis/'),
+      }));`),
+    ).toEqual({ pool: true, index: false, ioredis: false });
+  });
+
+  it('ioredis once a Redis counter store is made', () => {
+    // Redis at port 1: nothing listens, the command fails fast (no offline queue): the limiter fails open.
+    const store = JSON.stringify(fileURLToPath(new URL('./limits/redis-store.ts', import.meta.url)));
+    expect(
+      afterImportingApp(`const { RedisCounterStore } = await import(${store});
+        const s = new RedisCounterStore('redis://127.0.0.1:1');
+        const check = { scope: 'key', id: 'k', name: 'rpm', limit: 1, cost: 1 };
+        const failed = await s.admit([check], 0).then(() => false, () => true);
+        await s.close();
+        console.log(JSON.stringify({ ioredis: cached('/ioredis/'), failed }));`),
+    ).toEqual({ ioredis: true, failed: true });
+  });
+
+  it("undici's modules loaded alone are the class and the call the package exports", () => {
+    const load = createRequire(import.meta.url);
+    expect(load('undici/lib/dispatcher/pool.js')).toBe(Pool);
+    // The package's index makes it every dispatcher's request method.
+    expect(load('undici/lib/api/api-request.js')).toBe(Pool.prototype.request);
+  });
+});
