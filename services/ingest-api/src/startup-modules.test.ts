@@ -14,6 +14,8 @@ function afterImportingApp(code: string): unknown {
   const out = spawnSync(
     process.execPath,
     [
+      // The workspace's packages from their sources, as the tests run (no build needed).
+      '--conditions=development',
       '--import',
       'tsx',
       '--input-type=module',
@@ -25,6 +27,7 @@ function afterImportingApp(code: string): unknown {
     ],
     { encoding: 'utf8', timeout: 60_000 },
   );
+  if (out.status !== 0) throw new Error(`the child process failed (${out.status}): ${out.stderr}`);
   return JSON.parse(out.stdout);
 }
 
