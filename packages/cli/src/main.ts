@@ -1,3 +1,5 @@
+// First: caps V8's young generation before start-up grows it (see the runtime's young-generation.ts).
+import '@maniac-gateway/runtime/cap-young-generation';
 import { Command } from 'commander';
 import { ContainerDirectory, ContainerService, containerView } from '@maniac-gateway/ingest-api';
 import {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { DEFAULT_YOUNG_GENERATION_MB } from './young-generation.js';
 
 /**
  * The gateway's configuration: one YAML/JSON file (path from `--config` or `MANIAC_CONFIG`) validated with zod,
@@ -102,6 +103,11 @@ export const GatewayConfigSchema = z.strictObject({
        * (ingest-api, `start`); 0 leaves V8's own (up to 4×). See heap-growth.ts.
        */
       heap_growing_percent: z.number().int().min(0).max(1_000).default(50),
+      /**
+       * How far V8 may grow the young generation (both semi-spaces) of the processes that serve chat; 0 (or 32
+       * and above) leaves V8's own 32 MB. See young-generation.ts.
+       */
+      young_generation_mb: z.number().int().min(0).max(1_024).default(DEFAULT_YOUNG_GENERATION_MB),
     })
     .prefault({}),
   kafka: z

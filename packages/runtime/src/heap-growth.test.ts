@@ -3,9 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { applyHeapGrowingPercent } from './heap-growth.js';
 
-function recorder(execArgv: string[] = []) {
+function recorder(nodeOptions: string[] = []) {
   const set: string[] = [];
-  return { set, deps: { execArgv, setFlags: (f: string) => void set.push(f) } };
+  return { set, deps: { nodeOptions, setFlags: (f: string) => void set.push(f) } };
 }
 
 describe('applyHeapGrowingPercent', () => {

@@ -1,15 +1,16 @@
 import { setFlagsFromString } from 'node:v8';
+import { processNodeOptions } from './node-options.js';
 
 /** V8's option for how far the old generation may grow past what a full collection left (1 + percent / 100). */
 const HEAP_GROWING_FLAG = '--heap-growing-percent';
 
 export interface HeapGrowthDeps {
-  /** The process's own node options: a flag given there wins over the configured value. */
-  execArgv: readonly string[];
+  /** The process's node options (its command line and NODE_OPTIONS): a flag given there wins. */
+  nodeOptions: readonly string[];
   setFlags(flags: string): void;
 }
 
-const processDeps: HeapGrowthDeps = { execArgv: process.execArgv, setFlags: setFlagsFromString };
+const processDeps: HeapGrowthDeps = { nodeOptions: processNodeOptions(), setFlags: setFlagsFromString };
 
 /**
  * Sets V8's old-generation growth for this process (`server.heap_growing_percent`; 0: V8's own). Left to itself,
@@ -23,7 +24,9 @@ const processDeps: HeapGrowthDeps = { execArgv: process.execArgv, setFlags: setF
  */
 export function applyHeapGrowingPercent(percent: number, deps: HeapGrowthDeps = processDeps): number | null {
   // V8 takes both spellings of its options.
-  if (deps.execArgv.some((a) => a.startsWith(HEAP_GROWING_FLAG) || a.startsWith('--heap_growing_percent'))) {
+  if (
+    deps.nodeOptions.some((a) => a.startsWith(HEAP_GROWING_FLAG) || a.startsWith('--heap_growing_percent'))
+  ) {
     return null;
   }
   deps.setFlags(`${HEAP_GROWING_FLAG}=${percent}`);

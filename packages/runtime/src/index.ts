@@ -14,3 +14,4 @@ export * from './clickhouse.js';
 export * from './backoff-timer.js';
 export * from './process-priority.js';
 export * from './env-number.js';
+export * from './young-generation.js';

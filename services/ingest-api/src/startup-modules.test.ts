@@ -1,15 +1,17 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_YOUNG_GENERATION_MB } from '@maniac-gateway/runtime';
 import { Pool } from 'undici';
 import { describe, expect, it } from 'vitest';
 
 /**
  * Runs `code` in a child process after importing ingest-api's app (this worker's module cache already holds what
- * other tests loaded, undici's index among them); `cached(part)` tells whether a loaded CommonJS module's path
- * contains `part`. Returns what the code printed, parsed.
+ * other tests loaded, undici's index among them), and `before` before it; `cached(part)` tells whether a loaded
+ * CommonJS module's path contains `part`. Returns what the code printed, parsed.
  */
-function afterImportingApp(code: string): unknown {
+function afterImportingApp(code: string, before = ''): unknown {
   const app = JSON.stringify(fileURLToPath(new URL('./app.ts', import.meta.url)));
   const out = spawnSync(
     process.execPath,
@@ -21,6 +23,7 @@ function afterImportingApp(code: string): unknown {
       '--input-type=module',
       '-e',
       `import { createRequire } from 'node:module';
+       ${before}
        await import(${app});
        const cached = (part) => Object.keys(createRequire(import.meta.url).cache).some((p) => p.includes(part));
        ${code}`,
@@ -53,6 +56,23 @@ describe('what ingest-api loads at start-up', () => {
         await s.close();
         console.log(JSON.stringify({ ioredis: cached('/ioredis/'), failed }));`),
     ).toEqual({ ioredis: true, failed: true });
+  });
+
+  it('a young generation held at the default cap when the entry point imports the cap first', () => {
+    // Loading the app (transpiled here, as the tests run) grows V8's young generation to its 32 MB without the
+    // cap; server.ts and the CLI import it first.
+    const young = `const { getHeapSpaceStatistics } = await import('node:v8');
+      console.log(getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 2 ** 20);`;
+    expect(afterImportingApp(young)).toBeGreaterThan(DEFAULT_YOUNG_GENERATION_MB);
+    expect(afterImportingApp(young, "await import('@maniac-gateway/runtime/cap-young-generation');")).toBe(
+      DEFAULT_YOUNG_GENERATION_MB,
+    );
+    const firstImport = (entry: string): string | undefined =>
+      readFileSync(fileURLToPath(new URL(entry, import.meta.url)), 'utf8').match(/^import .*$/m)?.[0];
+    expect(firstImport('./server.ts')).toBe("import '@maniac-gateway/runtime/cap-young-generation';");
+    expect(firstImport('../../../packages/cli/src/main.ts')).toBe(
+      "import '@maniac-gateway/runtime/cap-young-generation';",
+    );
   });
 
   it("undici's modules loaded alone are the class and the call the package exports", () => {

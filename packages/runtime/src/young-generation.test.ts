@@ -1,0 +1,123 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { capYoungGeneration, type YoungGenerationDeps } from './young-generation.js';
+
+const MB = 1024 * 1024;
+
+/** Deps whose young generation is `size` and whose collections the test runs by hand. */
+function fake(nodeOptions: string[] = []) {
+  const state = { size: 2 * MB, set: [] as string[], listeners: new Set<() => void>() };
+  const deps: YoungGenerationDeps = {
+    nodeOptions,
+    setFlags: (f) => void state.set.push(f),
+    youngGenerationBytes: () => state.size,
+    afterCollections(listener) {
+      state.listeners.add(listener);
+      return () => void state.listeners.delete(listener);
+    },
+  };
+  const collect = (size: number): void => {
+    state.size = size;
+    for (const l of state.listeners) l();
+  };
+  return { state, deps, collect };
+}
+
+describe('capYoungGeneration', () => {
+  it('lets V8 grow the young generation up to the cap, then holds it there, and lets it regrow if V8 shrinks it', () => {
+    const f = fake();
+    expect(capYoungGeneration(16, f.deps)).toBe(16);
+    expect(f.state.set).toEqual(['--semi-space-growth-factor=2']);
+    f.collect(8 * MB);
+    expect(f.state.set).toHaveLength(1); // no change while below the cap
+    f.collect(16 * MB);
+    f.collect(16 * MB);
+    expect(f.state.set).toEqual(['--semi-space-growth-factor=2', '--semi-space-growth-factor=1']);
+    f.collect(4 * MB);
+    expect(f.state.set.at(-1)).toBe('--semi-space-growth-factor=2');
+    capYoungGeneration(0, f.deps);
+  });
+
+  it('replaces the cap set before (start-up default, then configuration); 0 hands growth back to V8', () => {
+    const f = fake();
+    f.state.size = 16 * MB;
+    capYoungGeneration(16, f.deps);
+    expect(f.state.set).toEqual(['--semi-space-growth-factor=1']);
+    capYoungGeneration(32, f.deps);
+    expect(f.state.listeners.size).toBe(1);
+    expect(f.state.set.at(-1)).toBe('--semi-space-growth-factor=2');
+    expect(capYoungGeneration(0, f.deps)).toBe(0);
+    expect(f.state.listeners.size).toBe(0);
+    expect(f.state.set.at(-1)).toBe('--semi-space-growth-factor=2');
+  });
+
+  it('leaves a young generation sized by a node option, in either spelling', () => {
+    for (const option of [
+      '--max-semi-space-size=8',
+      '--max_semi_space_size=8',
+      '--semi-space-growth-factor=4',
+    ]) {
+      const f = fake(['--enable-source-maps', option]);
+      expect(capYoungGeneration(16, f.deps)).toBeNull();
+      expect(f.state.set).toEqual([]);
+      expect(f.state.listeners.size).toBe(0);
+    }
+  });
+
+  it("holds a running process's young generation at the cap", () => {
+    // In a child process: a workload whose objects outlive their scavenges (what makes V8 grow the young
+    // generation), with the cap set first and without it; the largest young generation seen is printed. The
+    // child exits by itself, so the watch does not keep a process alive.
+    const module = JSON.stringify(fileURLToPath(new URL('./young-generation.ts', import.meta.url)));
+    const largest = (mb: number): number => {
+      const out = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '--input-type=module',
+          '-e',
+          `import { capYoungGeneration } from ${module};
+           import { getHeapSpaceStatistics } from 'node:v8';
+           capYoungGeneration(${mb});
+           const young = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
+           let largest = young();
+           let live = [];
+           let turns = 0;
+           const turn = () => {
+             for (let i = 0; i < 2_000; i++) live.push({ a: new Array(20).fill(i), s: 'x' + i });
+             if (live.length > 200_000) live = live.slice(100_000);
+             largest = Math.max(largest, young());
+             if (++turns < 500) setImmediate(turn);
+             else console.log(largest / ${MB});
+           };
+           turn();`,
+        ],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      expect(out.stderr).toBe('');
+      return Number(out.stdout.trim());
+    };
+    expect(largest(0)).toBeGreaterThan(8); // V8 sizes its own limit from the memory it sees: 32 MB here
+    expect(largest(8)).toBe(8);
+  });
+
+  it('leaves a young generation sized in NODE_OPTIONS (which process.execArgv does not list)', () => {
+    const module = JSON.stringify(fileURLToPath(new URL('./young-generation.ts', import.meta.url)));
+    const out = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `import { capYoungGeneration } from ${module};
+         console.log(JSON.stringify(capYoungGeneration(16)));`,
+      ],
+      { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NODE_OPTIONS: '--max-semi-space-size=4' } },
+    );
+    expect(out.stderr).toBe('');
+    expect(JSON.parse(out.stdout)).toBeNull();
+  });
+});

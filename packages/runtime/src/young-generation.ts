@@ -1,0 +1,80 @@
+import { PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { processNodeOptions } from './node-options.js';
+
+/**
+ * The young generation (`server.young_generation_mb`, both semi-spaces) a process that serves chat lets V8 grow
+ * to. V8's own limit is 32 MB; at 256 connections ingest-api used all of it (README, Operations).
+ */
+export const DEFAULT_YOUNG_GENERATION_MB = 16;
+
+const GROWTH_FLAG = '--semi-space-growth-factor';
+/** V8's own factor: the young generation doubles when enough of it survived since it last grew. */
+const V8_GROWTH_FACTOR = 2;
+/** Node options that size the young generation themselves: a process started with one keeps it. */
+const SIZING_OPTIONS = [
+  '--max-semi-space-size',
+  '--max_semi_space_size',
+  GROWTH_FLAG,
+  '--semi_space_growth_factor',
+];
+
+export interface YoungGenerationDeps {
+  /** The process's node options (its command line and NODE_OPTIONS). */
+  nodeOptions: readonly string[];
+  setFlags(flags: string): void;
+  /** Bytes the young generation holds now (both semi-spaces). */
+  youngGenerationBytes(): number;
+  /** Calls `listener` after garbage collections; returns a function that stops it. */
+  afterCollections(listener: () => void): () => void;
+}
+
+const processDeps: YoungGenerationDeps = {
+  nodeOptions: processNodeOptions(),
+  setFlags: setFlagsFromString,
+  youngGenerationBytes: () =>
+    getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0,
+  afterCollections(listener) {
+    const observer = new PerformanceObserver(listener);
+    observer.observe({ entryTypes: ['gc'] });
+    return () => observer.disconnect();
+  },
+};
+
+/** The cap in force in this process (one per process, as V8's heap is). */
+let stopCurrent: (() => void) | null = null;
+
+/**
+ * Caps how far V8 grows this process's young generation (0: V8's own, up to 32 MB). V8 sizes the young generation
+ * when the process starts (`--max-semi-space-size`) and never lets configuration change that limit; what it reads
+ * at every collection is the factor it grows by. So the cap watches collections and sets that factor to 1 once
+ * the young generation has reached the cap, and back to V8's 2 should V8 ever shrink it. V8 grows it again only
+ * after more than its whole size has survived since it last grew, which takes more than one event-loop turn, so
+ * the watch (run a turn after each collection) does not miss the moment.
+ *
+ * V8 does not shrink the young generation when asked, so a cap only holds if it is set before the process grows
+ * past it: the entry points of the processes that serve chat set the default before loading anything else
+ * (`cap-young-generation.ts`), and `startHost` sets the configured value.
+ *
+ * Returns the cap set, or null when the process was started with a node option that sizes the young generation.
+ */
+export function capYoungGeneration(mb: number, deps: YoungGenerationDeps = processDeps): number | null {
+  if (deps.nodeOptions.some((o) => SIZING_OPTIONS.some((name) => o.startsWith(name)))) return null;
+  stopCurrent?.();
+  stopCurrent = null;
+  if (mb === 0) {
+    deps.setFlags(`${GROWTH_FLAG}=${V8_GROWTH_FACTOR}`);
+    return 0;
+  }
+  const capBytes = mb * 1024 * 1024;
+  let atCap: boolean | null = null;
+  const check = (): void => {
+    const reached = deps.youngGenerationBytes() >= capBytes;
+    if (reached === atCap) return;
+    atCap = reached;
+    deps.setFlags(`${GROWTH_FLAG}=${reached ? 1 : V8_GROWTH_FACTOR}`);
+  };
+  check();
+  stopCurrent = deps.afterCollections(check);
+  return mb;
+}
