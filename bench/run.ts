@@ -1451,7 +1451,7 @@ function summarize(o: {
       ],
       [
         'ingest RSS < 150 MB at concurrency 256',
-        `${fmt(scenarios.c256![ours].peakRssMb, 0)} MB`,
+        `${fmt(scenarios.c256![ours].peakRssMb, 1)} MB`,
         goal(scenarios.c256![ours].peakRssMb < 150),
       ],
     ];
