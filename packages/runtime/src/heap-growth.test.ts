@@ -1,7 +1,6 @@
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { applyHeapGrowingPercent } from './heap-growth.js';
+import { childNodeJson, sourceFile } from './testing/child-node.js';
 
 function recorder(nodeOptions: string[] = []) {
   const set: string[] = [];
@@ -29,17 +28,9 @@ describe('applyHeapGrowingPercent', () => {
     // after start-up. In a child process: the same promoting workload (a ring of arrays that outlive their
     // scavenges, beside a ~45 MB live set, after a full collection that sets the next one's limit) with the
     // default 50 % and with V8's own growth; full collections counted (here 4 against 1, the explicit one).
-    const module = JSON.stringify(fileURLToPath(new URL('./heap-growth.ts', import.meta.url)));
     const majors = (percent: number): number => {
-      const out = spawnSync(
-        process.execPath,
-        [
-          '--expose-gc',
-          '--import',
-          'tsx',
-          '--input-type=module',
-          '-e',
-          `import { applyHeapGrowingPercent } from ${module};
+      const { printed, stderr } = childNodeJson(
+        `import { applyHeapGrowingPercent } from ${sourceFile('./heap-growth.ts', import.meta.url)};
            import { PerformanceObserver, constants } from 'node:perf_hooks';
            applyHeapGrowingPercent(${percent});
            let majors = 0;
@@ -52,12 +43,11 @@ describe('applyHeapGrowingPercent', () => {
            globalThis.gc();
            const ring = new Array(4_000);
            for (let i = 0; i < 600_000; i++) ring[i % ring.length] = new Array(256).fill(i);
-           setTimeout(() => { obs.disconnect(); console.log(majors, live.length); }, 50);`,
-        ],
-        { encoding: 'utf8', timeout: 60_000 },
+           setTimeout(() => { obs.disconnect(); console.log(JSON.stringify([majors, live.length])); }, 50);`,
+        { nodeOptions: ['--expose-gc'] },
       );
-      expect(out.stderr).toBe('');
-      return Number(out.stdout.split(' ')[0]);
+      expect(stderr).toBe('');
+      return (printed as number[])[0]!;
     };
     const own = majors(0);
     const configured = majors(50);

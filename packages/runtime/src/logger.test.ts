@@ -1,7 +1,7 @@
-import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger, fixedInfoLine } from './logger.js';
+import { runInChildNode } from './testing/child-node.js';
 
 function capture() {
   const lines: string[] = [];
@@ -58,11 +58,7 @@ describe('createLogger with bufferMs (stdout in chunks)', () => {
     for (let i = 0; i < 2000; i++) log.info({ i, pad: 'x'.repeat(i % 97) }, 'line');
     ${ending}
   `;
-  const run = (ending: string) =>
-    spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script(ending)], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+  const run = (ending: string) => runInChildNode(script(ending));
 
   for (const [name, ending] of [
     ['the event loop empties', ''],

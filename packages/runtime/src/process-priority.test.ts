@@ -1,8 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { getPriority } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseNice } from './process-priority.js';
+import { childNodeJson, sourceFile } from './testing/child-node.js';
 
 describe('parseNice', () => {
   it('unset or empty is the fallback; 0–19 are taken; anything else names the variable', () => {
@@ -19,25 +18,16 @@ describe('parseNice', () => {
 describe('lowerCpuPriority', () => {
   it('lowers the priority of the process it runs in, and never raises it', () => {
     // In a child process: lowering this test worker's own priority would slow every test after it.
-    const module = fileURLToPath(new URL('./process-priority.ts', import.meta.url));
-    const out = execFileSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        `import { lowerCpuPriority } from ${JSON.stringify(module)};
-         import { getPriority } from 'node:os';
-         const first = lowerCpuPriority(7);
-         const second = lowerCpuPriority(3);
-         console.log(JSON.stringify([first, second, getPriority()]));`,
-      ],
-      { encoding: 'utf8' },
+    const { printed } = childNodeJson(
+      `import { lowerCpuPriority } from ${sourceFile('./process-priority.ts', import.meta.url)};
+       import { getPriority } from 'node:os';
+       const first = lowerCpuPriority(7);
+       const second = lowerCpuPriority(3);
+       console.log(JSON.stringify([first, second, getPriority()]));`,
     );
     const start = getPriority();
     const expected = Math.max(start, 7);
-    expect(JSON.parse(out)).toEqual([expected, expected, expected]);
+    expect(printed).toEqual([expected, expected, expected]);
     // This process is untouched.
     expect(getPriority()).toBe(start);
   });

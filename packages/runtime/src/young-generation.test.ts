@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { childNodeJson, sourceFile } from './testing/child-node.js';
 import { capYoungGeneration, type YoungGenerationDeps } from './young-generation.js';
 
 const MB = 1024 * 1024;
+const MODULE = sourceFile('./young-generation.ts', import.meta.url);
 
 /** Deps whose young generation is `size` and whose collections the test runs by hand. */
 function fake(nodeOptions: string[] = []) {
@@ -69,55 +69,36 @@ describe('capYoungGeneration', () => {
     // In a child process: a workload whose objects outlive their scavenges (what makes V8 grow the young
     // generation), with the cap set first and without it; the largest young generation seen is printed. The
     // child exits by itself, so the watch does not keep a process alive.
-    const module = JSON.stringify(fileURLToPath(new URL('./young-generation.ts', import.meta.url)));
-    const largest = (mb: number): number => {
-      const out = spawnSync(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          '--input-type=module',
-          '-e',
-          `import { capYoungGeneration } from ${module};
-           import { getHeapSpaceStatistics } from 'node:v8';
-           capYoungGeneration(${mb});
-           const young = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
-           let largest = young();
-           let live = [];
-           let turns = 0;
-           const turn = () => {
-             for (let i = 0; i < 2_000; i++) live.push({ a: new Array(20).fill(i), s: 'x' + i });
-             if (live.length > 200_000) live = live.slice(100_000);
-             largest = Math.max(largest, young());
-             if (++turns < 500) setImmediate(turn);
-             else console.log(largest / ${MB});
-           };
-           turn();`,
-        ],
-        { encoding: 'utf8', timeout: 60_000 },
-      );
-      expect(out.stderr).toBe('');
-      return Number(out.stdout.trim());
+    const largest = (mb: number): unknown => {
+      const { printed, stderr } = childNodeJson(`import { capYoungGeneration } from ${MODULE};
+        import { getHeapSpaceStatistics } from 'node:v8';
+        capYoungGeneration(${mb});
+        const young = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
+        let largest = young();
+        let live = [];
+        let turns = 0;
+        const turn = () => {
+          for (let i = 0; i < 2_000; i++) live.push({ a: new Array(20).fill(i), s: 'x' + i });
+          if (live.length > 200_000) live = live.slice(100_000);
+          largest = Math.max(largest, young());
+          if (++turns < 500) setImmediate(turn);
+          else console.log(largest / ${MB});
+        };
+        turn();`);
+      expect(stderr).toBe('');
+      return printed;
     };
     expect(largest(0)).toBeGreaterThan(8); // V8 sizes its own limit from the memory it sees: 32 MB here
     expect(largest(8)).toBe(8);
   });
 
   it('leaves a young generation sized in NODE_OPTIONS (which process.execArgv does not list)', () => {
-    const module = JSON.stringify(fileURLToPath(new URL('./young-generation.ts', import.meta.url)));
-    const out = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        `import { capYoungGeneration } from ${module};
-         console.log(JSON.stringify(capYoungGeneration(16)));`,
-      ],
-      { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NODE_OPTIONS: '--max-semi-space-size=4' } },
+    const { printed, stderr } = childNodeJson(
+      `import { capYoungGeneration } from ${MODULE};
+       console.log(JSON.stringify(capYoungGeneration(16)));`,
+      { env: { ...process.env, NODE_OPTIONS: '--max-semi-space-size=4' } },
     );
-    expect(out.stderr).toBe('');
-    expect(JSON.parse(out.stdout)).toBeNull();
+    expect(stderr).toBe('');
+    expect(printed).toBeNull();
   });
 });

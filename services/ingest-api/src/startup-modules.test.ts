@@ -1,8 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_YOUNG_GENERATION_MB } from '@maniac-gateway/runtime';
+import { childNodeJson, sourceFile } from '@maniac-gateway/runtime/testing';
 import { Pool } from 'undici';
 import { describe, expect, it } from 'vitest';
 
@@ -12,26 +12,11 @@ import { describe, expect, it } from 'vitest';
  * CommonJS module's path contains `part`. Returns what the code printed, parsed.
  */
 function afterImportingApp(code: string, before = ''): unknown {
-  const app = JSON.stringify(fileURLToPath(new URL('./app.ts', import.meta.url)));
-  const out = spawnSync(
-    process.execPath,
-    [
-      // The workspace's packages from their sources, as the tests run (no build needed).
-      '--conditions=development',
-      '--import',
-      'tsx',
-      '--input-type=module',
-      '-e',
-      `import { createRequire } from 'node:module';
-       ${before}
-       await import(${app});
-       const cached = (part) => Object.keys(createRequire(import.meta.url).cache).some((p) => p.includes(part));
-       ${code}`,
-    ],
-    { encoding: 'utf8', timeout: 60_000 },
-  );
-  if (out.status !== 0) throw new Error(`the child process failed (${out.status}): ${out.stderr}`);
-  return JSON.parse(out.stdout);
+  return childNodeJson(`import { createRequire } from 'node:module';
+    ${before}
+    await import(${sourceFile('./app.ts', import.meta.url)});
+    const cached = (part) => Object.keys(createRequire(import.meta.url).cache).some((p) => p.includes(part));
+    ${code}`).printed;
 }
 
 describe('what ingest-api loads at start-up', () => {
@@ -47,7 +32,7 @@ describe('what ingest-api loads at start-up', () => {
 
   it('ioredis once a Redis counter store is made', () => {
     // Redis at port 1: nothing listens, the command fails fast (no offline queue): the limiter fails open.
-    const store = JSON.stringify(fileURLToPath(new URL('./limits/redis-store.ts', import.meta.url)));
+    const store = sourceFile('./limits/redis-store.ts', import.meta.url);
     expect(
       afterImportingApp(`const { RedisCounterStore } = await import(${store});
         const s = new RedisCounterStore('redis://127.0.0.1:1');
