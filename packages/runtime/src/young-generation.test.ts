@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { childNodeJson, sourceFile } from './testing/child-node.js';
-import { capYoungGeneration, type YoungGenerationDeps } from './young-generation.js';
+import {
+  DEFAULT_YOUNG_GENERATION_MB,
+  capYoungGeneration,
+  holdYoungGenerationThroughStartUp,
+  type YoungGenerationDeps,
+} from './young-generation.js';
 
 const MB = 1024 * 1024;
 const MODULE = sourceFile('./young-generation.ts', import.meta.url);
@@ -63,6 +68,31 @@ describe('capYoungGeneration', () => {
       expect(f.state.set).toEqual([]);
       expect(f.state.listeners.size).toBe(0);
     }
+  });
+
+  it('holds growth through start-up, then hands over to the default cap unless one was set by then', () => {
+    const f = fake();
+    let step: (() => void) | null = null;
+    holdYoungGenerationThroughStartUp(f.deps, (s) => (step = s));
+    expect(f.state.set).toEqual(['--semi-space-growth-factor=1']);
+    expect(f.state.listeners.size).toBe(0);
+    step!();
+    expect(f.state.set.at(-1)).toBe('--semi-space-growth-factor=2'); // the default cap, from 2 MB
+    expect(f.state.listeners.size).toBe(1);
+    f.collect(DEFAULT_YOUNG_GENERATION_MB * MB);
+    expect(f.state.set.at(-1)).toBe('--semi-space-growth-factor=1');
+
+    const g = fake();
+    holdYoungGenerationThroughStartUp(g.deps, (s) => (step = s));
+    capYoungGeneration(0, g.deps); // the configured value, within start-up
+    step!();
+    expect(g.state.set).toEqual(['--semi-space-growth-factor=1', '--semi-space-growth-factor=2']);
+    expect(g.state.listeners.size).toBe(0);
+
+    const h = fake(['--max-semi-space-size=8']);
+    holdYoungGenerationThroughStartUp(h.deps, (s) => (step = s));
+    expect(h.state.set).toEqual([]);
+    capYoungGeneration(0, f.deps);
   });
 
   it("holds a running process's young generation at the cap", () => {

@@ -41,25 +41,29 @@ const processDeps: YoungGenerationDeps = {
   },
 };
 
-/** The cap in force in this process (one per process, as V8's heap is). */
+/** The cap in force in this process (one per process, as V8's heap is), and how many were set. */
 let stopCurrent: (() => void) | null = null;
+let capsSet = 0;
+
+const sizedByNodeOption = (deps: YoungGenerationDeps): boolean =>
+  deps.nodeOptions.some((o) => SIZING_OPTIONS.some((name) => o.startsWith(name)));
 
 /**
  * Caps how far V8 grows this process's young generation (0: V8's own, up to 32 MB). V8 sizes the young generation
  * when the process starts (`--max-semi-space-size`) and never lets configuration change that limit; what it reads
  * at every collection is the factor it grows by. So the cap watches collections and sets that factor to 1 once
  * the young generation has reached the cap, and back to V8's 2 should V8 ever shrink it. V8 grows it again only
- * after more than its whole size has survived since it last grew, which takes more than one event-loop turn, so
- * the watch (run a turn after each collection) does not miss the moment.
+ * after more than its whole size has survived since it last grew, which a request's turn of the event loop does
+ * not come near, so the watch (run a turn after each collection) does not miss the moment.
  *
  * V8 does not shrink the young generation when asked, so a cap only holds if it is set before the process grows
- * past it: the entry points of the processes that serve chat set the default before loading anything else
- * (`cap-young-generation.ts`), and `startHost` sets the configured value.
+ * past it: see holdYoungGenerationThroughStartUp for the entry points; `startHost` sets the configured value.
  *
  * Returns the cap set, or null when the process was started with a node option that sizes the young generation.
  */
 export function capYoungGeneration(mb: number, deps: YoungGenerationDeps = processDeps): number | null {
-  if (deps.nodeOptions.some((o) => SIZING_OPTIONS.some((name) => o.startsWith(name)))) return null;
+  if (sizedByNodeOption(deps)) return null;
+  capsSet++;
   stopCurrent?.();
   stopCurrent = null;
   if (mb === 0) {
@@ -77,4 +81,23 @@ export function capYoungGeneration(mb: number, deps: YoungGenerationDeps = proce
   check();
   stopCurrent = deps.afterCollections(check);
   return mb;
+}
+
+/**
+ * For the entry points of the processes that serve chat, before they load anything else
+ * (`cap-young-generation.ts`). Start-up evaluates every module in one synchronous stretch, in which the watch
+ * cannot run and V8 grew the young generation from 2 to 32 MB. So growth stops until the first turn of the event
+ * loop after it; the default cap then takes over, unless a cap was set by then (`startHost`, with the configured
+ * value, runs within that stretch). `later` defers that step (tests).
+ */
+export function holdYoungGenerationThroughStartUp(
+  deps: YoungGenerationDeps = processDeps,
+  later: (step: () => void) => void = (step) => void setImmediate(step).unref(),
+): void {
+  if (sizedByNodeOption(deps)) return;
+  deps.setFlags(`${GROWTH_FLAG}=1`);
+  const before = capsSet;
+  later(() => {
+    if (capsSet === before) capYoungGeneration(DEFAULT_YOUNG_GENERATION_MB, deps);
+  });
 }
