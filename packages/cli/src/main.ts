@@ -1,4 +1,4 @@
-// First: caps V8's young generation before start-up grows it (see the runtime's young-generation.ts).
+// First: holds V8's young generation through start-up, then caps it (see the runtime's young-generation.ts).
 import '@maniac-gateway/runtime/cap-young-generation';
 import { Command } from 'commander';
 import { ContainerDirectory, ContainerService, containerView } from '@maniac-gateway/ingest-api';
