@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { childNodeJson, sourceFile } from './testing/child-node.js';
+import { PRINT_LARGEST_YOUNG_GENERATION, childNodeJson, sourceFile } from './testing/child-node.js';
 import {
   DEFAULT_YOUNG_GENERATION_MB,
   capYoungGeneration,
@@ -101,20 +101,8 @@ describe('capYoungGeneration', () => {
     // child exits by itself, so the watch does not keep a process alive.
     const largest = (mb: number): unknown => {
       const { printed, stderr } = childNodeJson(`import { capYoungGeneration } from ${MODULE};
-        import { getHeapSpaceStatistics } from 'node:v8';
         capYoungGeneration(${mb});
-        const young = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
-        let largest = young();
-        let live = [];
-        let turns = 0;
-        const turn = () => {
-          for (let i = 0; i < 2_000; i++) live.push({ a: new Array(20).fill(i), s: 'x' + i });
-          if (live.length > 200_000) live = live.slice(100_000);
-          largest = Math.max(largest, young());
-          if (++turns < 500) setImmediate(turn);
-          else console.log(largest / ${MB});
-        };
-        turn();`);
+        ${PRINT_LARGEST_YOUNG_GENERATION}`);
       expect(stderr).toBe('');
       return printed;
     };

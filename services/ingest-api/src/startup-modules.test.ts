@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_YOUNG_GENERATION_MB } from '@maniac-gateway/runtime';
-import { childNodeJson, sourceFile } from '@maniac-gateway/runtime/testing';
+import { PRINT_LARGEST_YOUNG_GENERATION, childNodeJson, sourceFile } from '@maniac-gateway/runtime/testing';
 import { Pool } from 'undici';
 import { describe, expect, it } from 'vitest';
 
@@ -49,17 +49,7 @@ describe('what ingest-api loads at start-up', () => {
     // here, transpiled, varies: 16 or 32 MB), and V8 does not shrink it: server.ts and the CLI import the cap
     // first. After loading the app, objects that outlive their scavenges (in-flight requests, in the server) make
     // V8 grow it, turn after turn; the largest size seen is printed.
-    const young = `const { getHeapSpaceStatistics } = await import('node:v8');
-      const size = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 2 ** 20;
-      let largest = size();
-      let live = [];
-      for (let turn = 0; turn < 300; turn++) {
-        for (let i = 0; i < 2_000; i++) live.push({ a: new Array(20).fill(i), s: 'x' + i });
-        if (live.length > 200_000) live = live.slice(100_000);
-        largest = Math.max(largest, size());
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      console.log(largest);`;
+    const young = PRINT_LARGEST_YOUNG_GENERATION;
     expect(afterImportingApp(young)).toBeGreaterThan(DEFAULT_YOUNG_GENERATION_MB);
     expect(afterImportingApp(young, "import '@maniac-gateway/runtime/cap-young-generation';")).toBe(
       DEFAULT_YOUNG_GENERATION_MB,

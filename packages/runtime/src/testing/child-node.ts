@@ -43,3 +43,22 @@ export function childNodeJson(
 export function sourceFile(relative: string, base: string): string {
   return JSON.stringify(fileURLToPath(new URL(relative, base)));
 }
+
+/**
+ * Code for runInChildNode: a workload whose objects outlive their scavenges (what makes V8 grow its young
+ * generation, as requests in flight do), turn after turn of the event loop; prints the largest young generation
+ * seen, in MB.
+ */
+export const PRINT_LARGEST_YOUNG_GENERATION = `{
+  const { getHeapSpaceStatistics } = await import('node:v8');
+  const size = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 2 ** 20;
+  let largest = size();
+  let live = [];
+  for (let turn = 0; turn < 400; turn++) {
+    for (let i = 0; i < 2_000; i++) live.push({ a: new Array(20).fill(i), s: 'x' + i });
+    if (live.length > 200_000) live = live.slice(100_000);
+    largest = Math.max(largest, size());
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  console.log(largest);
+}`;
