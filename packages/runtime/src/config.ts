@@ -94,10 +94,10 @@ export const GatewayConfigSchema = z.strictObject({
       max_upstream_response_mb: z.number().positive().max(1024).default(64),
       shutdown_grace_ms: z.number().int().positive().default(15_000),
       /**
-       * A full garbage collection once the process is idle and this much memory could be given back (external
-       * memory and unused heap above the level after the last one); 0 turns it off. See idle-gc.ts.
+       * A full garbage collection once the process is idle and its external memory plus the heap outside the young
+       * generation grew this much above the level after the last one; 0 turns it off. See idle-gc.ts.
        */
-      idle_gc_mb: z.number().min(0).default(64),
+      idle_gc_mb: z.number().min(0).default(16),
       /**
        * V8's old-generation growth past what a full collection left, for the processes that serve chat
        * (ingest-api, `start`); 0 leaves V8's own (up to 4×). See heap-growth.ts.

@@ -126,3 +126,19 @@ describe('errors the router raises', () => {
     expect(typeof body.error.details.request_id).toBe('string');
   });
 });
+
+describe('request activity', () => {
+  it('counts the requests begun, those to ignored paths left out', async () => {
+    const logger = createLogger({ name: 'http-test', level: 'silent' });
+    const activity = { started: 0, ignore: new Set(['/healthz']) };
+    const app = createHttpServer({ logger, bodyLimitBytes: 1024, activity });
+    app.get('/ok', async () => ({ ok: true }));
+    app.get('/healthz', async () => ({ status: 'ok' }));
+    await app.inject({ method: 'GET', url: '/healthz' });
+    expect(activity.started).toBe(0);
+    await app.inject({ method: 'GET', url: '/ok' });
+    await app.inject({ method: 'GET', url: '/nowhere' });
+    expect(activity.started).toBe(2);
+    await app.close();
+  });
+});

@@ -23,6 +23,14 @@ export interface HttpServerOptions {
   /** Maximum time to wait for a request's headers+body; protects against slowloris. */
   requestTimeoutMs?: number;
   metrics?: Metrics;
+  /** Counts the requests the server has begun, for callers that want to know whether it has been asked for work. */
+  activity?: RequestActivity;
+}
+
+export interface RequestActivity {
+  /** Requests begun, those to `ignore`d paths (exact match) left out. */
+  started: number;
+  ignore: ReadonlySet<string>;
 }
 
 /**
@@ -164,7 +172,9 @@ function installHttpConventions(
   });
   // A response that never finishes (the client left: a cancelled stream, a timeout on the client's side) gets no
   // onResponse: it is logged and counted here instead, as status 499 (nginx's "client closed request").
+  const activity = options.activity;
   app.addHook('onRequest', (request, reply, done) => {
+    if (activity && !activity.ignore.has(request.url)) activity.started++;
     reply.raw.once('close', () => {
       if (reply.raw.writableFinished) return;
       // (Checked again a turn later: an in-process response, Fastify's inject, closes before it finishes.) A

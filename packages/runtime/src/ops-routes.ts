@@ -10,6 +10,9 @@ export interface ReadinessCheck {
 }
 
 /** `/healthz` (process alive), `/readyz` (dependencies caught up and reachable) and `/metrics` (Prometheus). */
+/** The operational endpoints' paths: a probe or a scrape is not traffic. */
+export const OPS_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+
 export function registerOpsRoutes(
   app: FastifyInstance,
   options: { checks: () => ReadinessCheck[]; metrics: Metrics },

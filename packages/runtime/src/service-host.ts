@@ -3,12 +3,12 @@ import { ControlPlane } from './control-plane.js';
 import type { GatewayConfig } from './config.js';
 import { applyHeapGrowingPercent } from './heap-growth.js';
 import { capYoungGeneration } from './young-generation.js';
-import { createHttpServer } from './http.js';
+import { createHttpServer, type RequestActivity } from './http.js';
 import { startIdleGc } from './idle-gc.js';
 import { createKafka, type Kafka } from './kafka.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { registerOpsRoutes, type ReadinessCheck } from './ops-routes.js';
+import { OPS_PATHS, registerOpsRoutes, type ReadinessCheck } from './ops-routes.js';
 
 /** A service part a host runs: optional API routes (mounted under /v1 and /api/v1) and a lifecycle. */
 export interface HostedComponent {
@@ -96,10 +96,12 @@ export async function startHost(
     await controlPlane.stop();
     throw err;
   }
+  const activity: RequestActivity = { started: 0, ignore: OPS_PATHS };
   const app = createHttpServer({
     logger,
     bodyLimitBytes: Math.round(config.server.body_limit_mb * 1024 * 1024),
     metrics,
+    activity,
   });
   registerOpsRoutes(app, {
     metrics,
@@ -129,10 +131,11 @@ export async function startHost(
   );
   const idleGc = startIdleGc({
     garbageBytes: config.server.idle_gc_mb * 1024 * 1024,
-    onCollect: ({ reclaimableBytes, durationMs }) => {
+    activity: () => activity.started,
+    onCollect: ({ grownBytes, durationMs }) => {
       idleGcRuns.inc();
       logger.debug(
-        { reclaimable_mb: Math.round(reclaimableBytes / 1048576), duration_ms: Math.round(durationMs) },
+        { grown_mb: Math.round(grownBytes / 1048576), duration_ms: Math.round(durationMs) },
         'idle garbage collection',
       );
     },
