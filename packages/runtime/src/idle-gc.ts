@@ -10,8 +10,8 @@ import { runInNewContext } from 'node:vm';
  * memory through the 40 s it was watched idle. With one collection in the first quiet seconds (37 ms): external memory
  * 289 → 3 MB, RSS 506 → 426 MB (glibc keeps much of the freed memory for reuse). The old generation keeps what a
  * burst made it commit too: after 1,000 concurrent streams ingest-api sat idle at ~163 MB RSS with 65–68 MB of old
- * space committed and ~30 MB of heap live; one collection (38–49 ms) brought the old space to 29–42 MB and RSS to
- * 125–134 MB — and the next burst starts from there.
+ * space committed and ~30 MB of heap live; one collection (38–49 ms, once 241) brought the old space to 29–50 MB and RSS to
+ * 125–145 MB (8 trials) — and the next burst starts from there.
  *
  * It runs only when the process was idle over the last interval (event-loop utilisation below `idleUtilization`, and
  * no request begun, where `activity` counts them: a gateway under light traffic is not idle), external
