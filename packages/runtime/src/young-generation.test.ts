@@ -44,6 +44,18 @@ describe('capYoungGeneration', () => {
     capYoungGeneration(0, f.deps);
   });
 
+  it('never lets one doubling pass the cap, from sizes V8 shrank it to that are not powers of two', () => {
+    const f = fake();
+    capYoungGeneration(16, f.deps);
+    f.collect(14 * MB); // V8's memory reducer: twice what survived; doubled, 28 MB
+    expect(f.state.set.at(-1)).toBe('--semi-space-growth-factor=1');
+    f.collect(7 * MB);
+    expect(f.state.set.at(-1)).toBe('--semi-space-growth-factor=2'); // 14 MB next: within the cap
+    f.collect(8.5 * MB);
+    expect(f.state.set.at(-1)).toBe('--semi-space-growth-factor=1');
+    capYoungGeneration(0, f.deps);
+  });
+
   it('replaces the cap set before (start-up default, then configuration); 0 hands growth back to V8', () => {
     const f = fake();
     f.state.size = 16 * MB;
