@@ -10,12 +10,12 @@ import { runInNewContext } from 'node:vm';
  * memory through the 40 s it was watched idle. With one collection in the first quiet seconds (37 ms): external memory
  * 289 → 3 MB, RSS 506 → 426 MB (glibc keeps much of the freed memory for reuse). The old generation keeps what a
  * burst made it commit too: after 1,000 concurrent streams ingest-api sat idle at ~163 MB RSS with 65–68 MB of old
- * space committed and ~30 MB of heap live; one collection (38–49 ms, once 241) brought the old space to 29–50 MB and RSS to
- * 125–145 MB (8 trials) — and the next burst starts from there.
+ * space committed and ~30 MB of heap live; one collection (38–49 ms, once 241) brought the old space to 29–50 MB
+ * and RSS to 125–145 MB (8 trials) — and the next burst starts from there.
  *
- * It runs only when the process was idle over the last interval (event-loop utilisation below `idleUtilization`, and
- * no request begun, where `activity` counts them: a gateway under light traffic is not idle), external
- * memory plus the heap outside the young generation grew by `garbageBytes` above the level measured after the last
+ * It runs only when the process was idle over the last interval (event-loop utilisation below `idleUtilization`,
+ * and no request begun, where `activity` counts them: a gateway under light traffic is not idle), external memory
+ * plus the heap outside the young generation grew by `garbageBytes` above the level measured after the last
  * collection (or the lowest since), and `cooldownMs` passed since it: a pause of tens of milliseconds, at a time
  * nothing is waiting.
  */
@@ -26,7 +26,8 @@ export interface MemorySample {
   /**
    * The heap's committed bytes outside the young generation — what the old generation holds, live or dead. (Not
    * just its unused part: a burst's garbage counts as used until a full collection finds it.) The young
-   * generation is left out: V8 does not give it back, and its use swings by its whole size between scavenges.
+   * generation is left out: a full collection does not give it back (V8's memory reducer does, on its own
+   * schedule), and its use swings by its whole size between scavenges.
    */
   oldHeap: number;
 }
