@@ -340,6 +340,33 @@ class SafeLongType extends avro.types.LongType {
 
 const SAFE_LONG = new SafeLongType();
 
+/** Encoding scratch space, grown to the largest value seen up to {@link SCRATCH_MAX_BYTES}. */
+let scratch = Buffer.allocUnsafe(64 * 1024);
+const SCRATCH_MAX_BYTES = 1024 * 1024;
+
+/**
+ * `type.toBuffer(value)` written once. avsc's `toBuffer` writes into a 1-KiB buffer that never grows, and writes a
+ * larger value (a completion event is ~1.2 KB) a second time into a new zero-filled buffer of its exact size.
+ * Here it is written into a scratch buffer and copied out (small ones land in Node's buffer pool). A value larger
+ * than the scratch may grow to is written into a buffer of its own exact size, as avsc does.
+ */
+function writeValue(type: Type, value: unknown): Buffer {
+  let end = type.encode(value, scratch, 0);
+  if (end < 0) {
+    const needed = scratch.length - end;
+    if (needed > SCRATCH_MAX_BYTES) {
+      const exact = Buffer.allocUnsafe(needed);
+      type.encode(value, exact, 0);
+      return exact;
+    }
+    scratch = Buffer.allocUnsafe(Math.min(SCRATCH_MAX_BYTES, 2 ** Math.ceil(Math.log2(needed))));
+    end = type.encode(value, scratch, 0);
+  }
+  const out = Buffer.allocUnsafe(end);
+  scratch.copy(out, 0, 0, end);
+  return out;
+}
+
 /** The `long` every event schema is parsed with (exported for its tests). */
 export const safeLongType: Type = SAFE_LONG;
 
@@ -410,14 +437,17 @@ export class EventCodec<T, TInput = T> {
     const avroValue: unknown = this.mapping ? this.mapping.toAvro(value) : value;
     let buffer: Buffer;
     try {
-      // A complete, valid value (what the gateway builds) is written as is; anything else is cloned first,
-      // which fills omitted fields with their defaults and throws for invalid values. (`isValid` + `toBuffer`
-      // costs ~40 % of `clone` + `toBuffer`.)
-      buffer = this.latest.isValid(avroValue)
-        ? this.latest.toBuffer(avroValue)
-        : this.latest.toBuffer(this.latest.clone(avroValue));
-    } catch (err) {
-      throw new EventEncodeError(this.name, invalidPaths(this.latest, avroValue), err);
+      // avsc's writers check every value's type as they go (and write a field's default where it is omitted), so a
+      // complete, valid value — what the gateway builds — is written once, without a separate validation pass
+      // (`isValid` was ~a quarter of the encode). Anything the writers refuse is cloned first, which fills omitted
+      // fields with their defaults and throws, with the offending paths, for what is really invalid.
+      buffer = writeValue(this.latest, avroValue);
+    } catch {
+      try {
+        buffer = writeValue(this.latest, this.latest.clone(avroValue));
+      } catch (err) {
+        throw new EventEncodeError(this.name, invalidPaths(this.latest, avroValue), err);
+      }
     }
     return { value: buffer, headers: { [SCHEMA_HEADER]: this.schemaId } };
   }
