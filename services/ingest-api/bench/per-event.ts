@@ -10,7 +10,7 @@
  * here long before it shows end to end on a shared machine.
  *
  *   KAFKA_BROKERS=127.0.0.1:9092 npx tsx --conditions development services/ingest-api/bench/per-event.ts \
- *     [--rate 1500] [--seconds 4] [--samples 5]
+ *     [--rate 1500] [--seconds 4] [--samples 5] [--linger 20]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,6 +33,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '1500' },
     seconds: { type: 'string', default: '4' },
     samples: { type: 'string', default: '5' },
+    linger: { type: 'string', default: '20' },
   },
 });
 const rate = Number(values.rate);
@@ -146,7 +147,7 @@ const spoolDir = mkdtempSync(join(tmpdir(), 'per-event-'));
 const metrics = createIngestMetrics(new Metrics());
 const publisher = new EventPublisher({
   topic,
-  lingerMs: 20,
+  lingerMs: Number(values.linger),
   batchMax: 5_000,
   spool: new Spool(spoolDir, 1024 * 1024 * 1024),
   kafka,
@@ -157,7 +158,9 @@ await publisher.start();
 
 const count = Math.round(rate * seconds);
 await measure(publisher, Math.min(count, 3_000), true); // warm-up
-console.log(`${count} events per sample at ${rate}/s; µs per event, less the pacing's own cost`);
+console.log(
+  `${count} events per sample at ${rate}/s, linger ${values.linger} ms; µs per event, less the pacing's own cost`,
+);
 for (let s = 0; s < samples; s++) {
   const idle = await measure(publisher, count, false);
   const busy = await measure(publisher, count, true);
