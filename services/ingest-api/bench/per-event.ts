@@ -5,8 +5,10 @@
  * are as large as they are behind live traffic (at 1,500/s and the 20-ms linger: ~30 per produce).
  *
  * Prints, per sample, µs per event of the main thread's busy time (event-loop utilisation) and of the whole
- * process's CPU (zlib's and V8's threads included), each less an idle run of the same pacing. The event path is
- * ~a quarter of a sequential request's CPU, spread over three packages (avsc, kafkajs, zlib): a change to it shows
+ * process's CPU (zlib's and V8's threads included), each less an idle run of the same pacing. Each builder is made
+ * as its event is offered, as a request makes it just before it defers it (made all before a sample, 6,000 builders
+ * outlived their scavenges and the figures rose by a fifth); making one is ~2 µs of what is counted. The event path
+ * is ~a fifth of a sequential request's CPU, spread over three packages (avsc, kafkajs, zlib): a change to it shows
  * here long before it shows end to end on a shared machine.
  *
  *   KAFKA_BROKERS=127.0.0.1:9092 npx tsx --conditions development services/ingest-api/bench/per-event.ts \
@@ -41,7 +43,7 @@ const seconds = Number(values.seconds);
 const samples = Number(values.samples);
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 
-// What a request of the benchmark's sequential scenario leaves behind (bench/lib: the same prompt; the mock's reply).
+// What a request of the benchmark's sequential scenario leaves behind (bench/run.ts: the same prompt; the mock's reply).
 const request = {
   model: 'openai/gpt-4o-mini',
   messages: [{ role: 'user', content: 'Say hello.' }],
