@@ -7,7 +7,7 @@
  * Prints, per sample, µs per event of the main thread's busy time (event-loop utilisation) and of the whole
  * process's CPU (zlib's and V8's threads included), each less an idle run of the same pacing. Each builder is made
  * as its event is offered, as a request makes it just before it defers it (made all before a sample, 6,000 builders
- * outlived their scavenges and the figures rose by a fifth); making one is ~2 µs of what is counted. The event path
+ * outlived their scavenges and the figures rose by a fifth); making one is ~3 µs of what is counted. The event path
  * is ~a fifth of a sequential request's CPU, spread over three packages (avsc, kafkajs, zlib): a change to it shows
  * here long before it shows end to end on a shared machine.
  *
