@@ -9,10 +9,10 @@ export interface ReadinessCheck {
   critical?: boolean;
 }
 
-/** `/healthz` (process alive), `/readyz` (dependencies caught up and reachable) and `/metrics` (Prometheus). */
 /** The operational endpoints' paths: a probe or a scrape is not traffic. */
 export const OPS_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
 
+/** `/healthz` (process alive), `/readyz` (dependencies caught up and reachable) and `/metrics` (Prometheus). */
 export function registerOpsRoutes(
   app: FastifyInstance,
   options: { checks: () => ReadinessCheck[]; metrics: Metrics },
